@@ -1,0 +1,1 @@
+"""Users, roles, agency membership, bearer tokens and login throttling."""

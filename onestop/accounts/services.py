@@ -1,0 +1,290 @@
+"""Registration, staff creation, login, logout, token checks; flushes, never commits."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from onestop.accounts.models import ApiToken, LoginFailure, Membership, User
+from onestop.agencies.models import Agency
+from onestop.agencies.services import get_by_code, subtree_ids
+from onestop.core import audit
+from onestop.core.access import STAFF_ROLES, Principal, Role
+from onestop.core.errors import Conflict, NotFound, RuleViolation, TooManyRequests, Unauthenticated
+
+# Argon2id with the RFC 9106 "second recommended" memory-constrained profile by default; tests
+# use a cheap profile (set_password_profile) because hashing is deliberately slow.
+_hasher = PasswordHasher()
+
+
+def set_password_profile(*, time_cost: int, memory_cost: int, parallelism: int = 1) -> None:
+    global _hasher
+    _hasher = PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
+    )
+
+
+# Verified against when the username does not exist, so that a wrong username takes as long as
+# a wrong password and logins cannot be used to find out who has an account.
+_DUMMY_HASH: str | None = None
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify(stored: str | None, password: str) -> bool:
+    global _DUMMY_HASH
+    if stored is None:
+        _DUMMY_HASH = _DUMMY_HASH or _hasher.hash(secrets.token_hex(16))
+        stored = _DUMMY_HASH
+        password = password + "\x00never"
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_password_rules(password: str, username: str) -> None:
+    # ASVS 5.0 V6.2: at least 8 characters (we ask 10), up to 128 accepted, no composition rules.
+    if len(password) < 10:
+        raise RuleViolation(
+            "Mật khẩu phải có ít nhất 10 ký tự.",
+            type="account.weak_password",
+            errors={"json": {"password": ["Mật khẩu phải có ít nhất 10 ký tự."]}},
+        )
+    if password.casefold() == username.casefold():
+        raise RuleViolation(
+            "Mật khẩu không được trùng tên đăng nhập.",
+            type="account.weak_password",
+            errors={"json": {"password": ["Mật khẩu không được trùng tên đăng nhập."]}},
+        )
+
+
+@dataclass(frozen=True)
+class NewUser:
+    username: str
+    password: str
+    full_name: str
+    role: Role
+    email: str | None = None
+    phone: str | None = None
+    agency_codes: tuple[str, ...] = ()
+
+
+def _create_user(
+    session: Session, data: NewUser, *, actor: Principal | None, now: datetime, action: str
+) -> User:
+    username = data.username.strip().lower()
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict("Tên đăng nhập đã được sử dụng.", type="account.username_taken")
+    check_password_rules(data.password, username)
+    agencies: list[Agency] = [get_by_code(session, code) for code in data.agency_codes]
+    if data.role in STAFF_ROLES and data.role != Role.ADMIN and not agencies:
+        raise RuleViolation(
+            "Cán bộ phải thuộc ít nhất một cơ quan.", type="account.agency_required"
+        )
+    if data.role == Role.CITIZEN and agencies:
+        raise RuleViolation("Công dân không thuộc cơ quan nào.", type="account.citizen_agency")
+    user = User(
+        username=username,
+        full_name=data.full_name,
+        email=data.email,
+        phone=data.phone,
+        role=str(data.role),
+        password_hash=hash_password(data.password),
+        is_active=True,
+        created_at=now,
+    )
+    user.memberships = [Membership(agency_id=a.id) for a in agencies]
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        stream=f"user:{user.id}",
+        now=now,
+        data={"username": username, "role": user.role, "agencies": list(data.agency_codes)},
+    )
+    return user
+
+
+def register_citizen(session: Session, data: NewUser, *, now: datetime) -> User:
+    """A citizen creates their own account."""
+    if data.role != Role.CITIZEN:
+        raise RuleViolation("Chỉ công dân mới tự đăng ký.", type="account.role_not_allowed")
+    return _create_user(session, data, actor=None, now=now, action="user.registered")
+
+
+def create_user(session: Session, data: NewUser, *, actor: Principal, now: datetime) -> User:
+    """An administrator creates an account (staff, or a citizen at the desk)."""
+    return _create_user(session, data, actor=actor, now=now, action="user.created")
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound("Không tìm thấy người dùng.", type="account.not_found")
+    return user
+
+
+def disable_user(session: Session, user: User, *, actor: Principal, now: datetime) -> User:
+    """Disable an account and kill every token it holds."""
+    if user.id == actor.user_id:
+        raise RuleViolation("Không thể tự khóa tài khoản của mình.", type="account.self_disable")
+    if user.is_active:
+        user.is_active = False
+        user.disabled_at = now
+        session.execute(
+            update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        session.flush()
+        audit.record(
+            session, actor=actor, action="user.disabled", stream=f"user:{user.id}", now=now
+        )
+    return user
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_at: datetime
+    user: User
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    per_account_client: int
+    per_client: int
+    window: timedelta
+
+
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    client: str,
+    now: datetime,
+    ttl: timedelta,
+    throttle: ThrottlePolicy,
+) -> IssuedToken:
+    """Check a password and issue a bearer token.
+
+    Throttling counts failures per (account, client) and per client, never per account alone:
+    an attacker guessing a victim's password from their own machines slows only themselves,
+    and the victim still logs in from theirs (OWASP Authentication Cheat Sheet, "account
+    lockout" caveat).
+    """
+    username = username.strip().lower()
+    since = now - throttle.window
+    pair = session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(
+            LoginFailure.username == username,
+            LoginFailure.client == client,
+            LoginFailure.at > since,
+        )
+    )
+    from_client = session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(LoginFailure.client == client, LoginFailure.at > since)
+    )
+    if (pair or 0) >= throttle.per_account_client or (from_client or 0) >= throttle.per_client:
+        retry = int(throttle.window.total_seconds())
+        raise TooManyRequests(
+            "Đăng nhập sai quá nhiều lần; vui lòng thử lại sau ít phút.",
+            type="auth.throttled",
+            headers={"Retry-After": str(retry)},
+        )
+    user = session.scalar(select(User).where(User.username == username))
+    ok = _verify(user.password_hash if user else None, password)
+    if not ok or user is None or not user.is_active:
+        # The caller records the failure in its own unit of work (this one rolls back).
+        raise Unauthenticated(
+            "Tên đăng nhập hoặc mật khẩu không đúng.", type="auth.invalid_credentials"
+        )
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    session.execute(
+        delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.client == client)
+    )
+    token = secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
+    row = ApiToken(
+        user_id=user.id, token_hash=token_digest(token), created_at=now, expires_at=now + ttl
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=None,
+        action="auth.login",
+        stream=f"user:{user.id}",
+        now=now,
+        data={"token_id": row.id},
+    )
+    return IssuedToken(token=token, expires_at=row.expires_at, user=user)
+
+
+def record_login_failure(session: Session, username: str, *, client: str, now: datetime) -> None:
+    session.add(LoginFailure(username=username.strip().lower()[:120], client=client[:64], at=now))
+    session.flush()
+
+
+def logout(session: Session, *, actor: Principal, now: datetime) -> None:
+    session.execute(
+        update(ApiToken)
+        .where(ApiToken.id == actor.token_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="auth.logout",
+        stream=f"user:{actor.user_id}",
+        now=now,
+        data={"token_id": actor.token_id},
+    )
+
+
+def authenticate(session: Session, token: str, *, now: datetime) -> Principal | None:
+    """The principal a bearer token stands for, or None if unknown, expired or revoked."""
+    if len(token) > 200:
+        return None
+    row = session.execute(
+        select(ApiToken.id, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(
+            ApiToken.token_hash == token_digest(token),
+            ApiToken.revoked_at.is_(None),
+            ApiToken.expires_at > now,
+            User.is_active.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    token_id, user = row
+    agency_ids = subtree_ids(session, [m.agency_id for m in user.memberships])
+    return Principal(
+        user_id=user.id,
+        username=user.username,
+        role=Role(user.role),
+        agency_ids=agency_ids,
+        token_id=token_id,
+    )

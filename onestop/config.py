@@ -1,0 +1,119 @@
+"""Every setting with its default, ``ONESTOP_*`` environment overrides, and validation at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+# The development key is only accepted when ENV is "development" or TESTING is on; any other
+# deployment must set ONESTOP_SECRET_KEY (ASVS 5.0 V13: no default secrets in production).
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+@dataclass(frozen=True)
+class Default:
+    value: Any
+    help: str
+
+
+DEFAULTS: dict[str, Default] = {
+    "ENV": Default("production", "development | production; development relaxes the secret check"),
+    "SECRET_KEY": Default(None, "required outside development and tests"),
+    "DATABASE_URL": Default(
+        None, "SQLAlchemy URL; default: SQLite file onestop.sqlite3 in the instance folder"
+    ),
+    "DATABASE_ECHO": Default(False, "log every SQL statement (debugging only)"),
+    "SQLITE_BUSY_TIMEOUT_MS": Default(30_000, "how long a SQLite writer waits for the lock"),
+    "TIMEZONE": Default("Asia/Ho_Chi_Minh", "business dates are computed in this zone"),
+    "TOKEN_TTL_HOURS": Default(12, "lifetime of a bearer token (a working day and a half)"),
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT_CLIENT": Default(
+        5, "failed logins for one account from one client before that pair is throttled"
+    ),
+    "LOGIN_MAX_FAILURES_PER_CLIENT": Default(
+        30, "failed logins from one client (any account) before that client is throttled"
+    ),
+    "LOGIN_THROTTLE_WINDOW_MINUTES": Default(15, "window over which failed logins are counted"),
+    "PAGE_SIZE_MAX": Default(100, "largest page a list endpoint returns"),
+    "MAX_CONTENT_LENGTH": Default(
+        60 * 1024 * 1024, "largest request body in bytes, refused before it is read"
+    ),
+    "UPLOAD_MAX_FILE_BYTES": Default(10 * 1024 * 1024, "largest uploaded document"),
+    "UPLOAD_MAX_DOSSIER_BYTES": Default(50 * 1024 * 1024, "largest total upload per dossier"),
+    "STORAGE_DIR": Default(None, "where documents are stored; default: instance/storage"),
+    "PUBLIC_BASE_URL": Default(
+        "http://127.0.0.1:8000", "base URL printed in QR codes and links for citizens"
+    ),
+    "PROCEDURES_DIR": Default(None, "catalogue folder; default: procedures/ beside the package"),
+    "REDIS_URL": Default(None, "shared rate-limit storage; default: the database"),
+    "LOOKUP_RATE_LIMIT_PER_MINUTE": Default(30, "public status lookups per client per minute"),
+    "TRUST_PROXY_HOPS": Default(
+        0, "number of reverse proxies whose X-Forwarded-For is trusted for the client address"
+    ),
+}
+
+
+class ConfigError(RuntimeError):
+    """Raised at start-up when a setting is missing or wrong; the message names the setting."""
+
+
+def _coerce(raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    return raw
+
+
+def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Defaults, then ``ONESTOP_*`` environment variables, then the test config."""
+    for key, default in DEFAULTS.items():
+        app.config.setdefault(key, default.value)
+    for key, raw in os.environ.items():
+        if not key.startswith("ONESTOP_"):
+            continue
+        name = key.removeprefix("ONESTOP_")
+        default = DEFAULTS.get(name)
+        try:
+            app.config[name] = _coerce(raw, default.value if default else "")
+        except ValueError as exc:
+            raise ConfigError(f"{key}={raw!r} is not valid: {exc}") from exc
+    if test_config:
+        app.config.update(test_config)
+
+    instance = Path(app.instance_path)
+    if not app.config["DATABASE_URL"]:
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'onestop.sqlite3'}"
+    if not app.config["STORAGE_DIR"]:
+        app.config["STORAGE_DIR"] = str(instance / "storage")
+    if not app.config["PROCEDURES_DIR"]:
+        app.config["PROCEDURES_DIR"] = str(Path(app.root_path).parent / "procedures")
+    validate_config(app)
+
+
+def validate_config(app: Flask) -> None:
+    cfg = app.config
+    relaxed = cfg.get("TESTING") or cfg["ENV"] == "development"
+    if not cfg.get("SECRET_KEY"):
+        if not relaxed:
+            raise ConfigError(
+                "ONESTOP_SECRET_KEY is not set. Set it to a long random value "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))"), '
+                "or set ONESTOP_ENV=development on a development machine."
+            )
+        cfg["SECRET_KEY"] = DEV_SECRET_KEY
+    elif cfg["SECRET_KEY"] == DEV_SECRET_KEY and not relaxed:
+        raise ConfigError("ONESTOP_SECRET_KEY is the development key; set a real one.")
+    if cfg["ENV"] not in {"development", "production"}:
+        raise ConfigError(f"ONESTOP_ENV must be development or production, not {cfg['ENV']!r}")
+    url = str(cfg["DATABASE_URL"])
+    if not url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(
+            f"ONESTOP_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, not {url!r}"
+        )
+    for key in ("TOKEN_TTL_HOURS", "PAGE_SIZE_MAX", "UPLOAD_MAX_FILE_BYTES"):
+        if int(cfg[key]) <= 0:
+            raise ConfigError(f"ONESTOP_{key} must be positive")

@@ -1,0 +1,1 @@
+"""Infrastructure shared by every feature: database, errors, transactions, access control, time."""
