@@ -1,4 +1,4 @@
-"""onestop: backend for Vietnam's one-stop public-service desks. ``create_app`` is the only entry."""
+"""onestop: backend for Vietnam's one-stop public-service desks; ``create_app`` is the entry."""
 
 from __future__ import annotations
 

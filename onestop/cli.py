@@ -12,6 +12,9 @@ onestop_cli = AppGroup("onestop", help="onestop administration commands.")
 # Feature modules that define ``register(group)`` in their ``cli`` module.
 CLI_FEATURES = ["core", "agencies", "accounts"]
 
+# Cross-feature commands.
+importlib.import_module("onestop.demo").register(onestop_cli)
+
 for _name in CLI_FEATURES:
     importlib.import_module(f"onestop.{_name}.cli").register(onestop_cli)
 

@@ -1,4 +1,4 @@
-"""Every setting with its default, ``ONESTOP_*`` environment overrides, and validation at start-up."""
+"""Every setting with its default, ONESTOP_* environment overrides, and start-up validation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask import Flask
 
 # The development key is only accepted when ENV is "development" or TESTING is on; any other
 # deployment must set ONESTOP_SECRET_KEY (ASVS 5.0 V13: no default secrets in production).
-DEV_SECRET_KEY = "dev-only-not-secret"
+DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused outside development
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,97 @@
+"""``flask onestop demo ...``: a ready-to-try service with the catalogue, agencies and users."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, with_appcontext
+from sqlalchemy import select
+
+# One account per role, all in the demo commune of Hạc Thành (Thanh Hóa).
+DEMO_USERS = [
+    ("admin", "Quản trị hệ thống", "administrator", ()),
+    ("canbo.hacthanh", "Lê Thị Thu Hà", "clerk", ("000.21.01.H56",)),
+    ("lanhdao.hacthanh", "Phạm Văn Dũng", "manager", ("000.21.01.H56",)),
+    ("congdan", "Nguyễn Văn An", "citizen", ()),
+]
+DEMO_PASSWORD = "onestop-demo-2026"  # noqa: S105 - printed for the demo, never for production
+
+
+def prepare() -> list[tuple[str, str, str]]:
+    """Migrate, sync the catalogue, seed agencies and demo users; idempotent."""
+    from onestop.accounts.models import User
+    from onestop.accounts.services import NewUser, create_user
+    from onestop.agencies.demo import seed_demo_agencies
+    from onestop.core import migrate
+    from onestop.core.access import Role
+    from onestop.core.clock import now
+    from onestop.core.tx import unit_of_work
+    from onestop.extensions import db
+
+    migrate.upgrade(db.engine)
+    for hook in PREPARE_HOOKS:
+        hook()
+    with unit_of_work():
+        seed_demo_agencies(db.session, now=now())
+        existing = set(db.session.scalars(select(User.username)).all())
+        for username, full_name, role, agencies in DEMO_USERS:
+            if username in existing:
+                continue
+            create_user(
+                db.session,
+                NewUser(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    full_name=full_name,
+                    role=Role(role),
+                    agency_codes=agencies,
+                ),
+                actor=None,  # type: ignore[arg-type]
+                now=now(),
+            )
+    return [(u, DEMO_PASSWORD, r) for u, _, r, _ in DEMO_USERS]
+
+
+def _sync_catalogue() -> None:
+    from onestop.catalogue.sync import sync_folder_cli
+
+    sync_folder_cli(current_app.config["PROCEDURES_DIR"])
+
+
+# Steps run before the demo data is seeded (features add theirs here).
+PREPARE_HOOKS = [_sync_catalogue]
+
+
+def register(group: AppGroup) -> None:
+    demo = AppGroup("demo", help="Demonstration data and a ready-to-use server.")
+    group.add_command(demo)
+
+    @demo.command("prepare")
+    @with_appcontext
+    def prepare_cmd() -> None:
+        """Migrate the database, load the catalogue, seed agencies and one user per role."""
+        _print_accounts(prepare())
+
+    @demo.command("serve")
+    @click.option("--bind", default="127.0.0.1:8000", show_default=True)
+    @click.option("--workers", default=2, show_default=True)
+    @with_appcontext
+    def serve_cmd(bind: str, workers: int) -> None:
+        """Prepare the demo, then serve the API with gunicorn."""
+        _print_accounts(prepare())
+        gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+        click.echo(f"API: http://{bind}/api/v1/docs")
+        os.execv(  # noqa: S606 - replaces this process with the server, no shell involved
+            gunicorn,
+            [gunicorn, "-b", bind, "-w", str(workers), "--access-logfile", "-", "wsgi:app"],
+        )
+
+
+def _print_accounts(accounts: list[tuple[str, str, str]]) -> None:
+    click.echo("Tài khoản dùng thử (tên đăng nhập / mật khẩu / vai trò):")
+    for username, password, role in accounts:
+        click.echo(f"  {username:<18} {password:<20} {role}")

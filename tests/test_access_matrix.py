@@ -1,0 +1,115 @@
+"""The authorization matrix: every route declares a policy, and each identity gets what it should.
+
+Adding a route means adding a row to ``MATRIX``; a route without one fails here. Object scope
+(a citizen's own dossier, a clerk's own agency) is checked per feature; this file checks the
+route-level policy for every identity of SECURITY.md: anonymous, two citizens, clerks of two
+agencies, a manager and an administrator.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from onestop.core.access import FRAMEWORK_PUBLIC_ENDPOINTS, Role
+from tests.factories import AGENCY_A, AGENCY_B, login, make_user, seed_agencies
+
+PUBLIC = "public"
+AUTHENTICATED = "authenticated"
+ADMIN = "roles:administrator"
+STAFF = "roles:administrator,clerk,manager"
+CLERKS = "roles:clerk,manager"
+
+# (method, URL rule) -> (declared policy, a concrete URL to call)
+MATRIX: dict[tuple[str, str], tuple[str, str]] = {
+    ("POST", "/api/v1/auth/tokens"): (PUBLIC, "/api/v1/auth/tokens"),
+    ("DELETE", "/api/v1/auth/tokens"): (AUTHENTICATED, "/api/v1/auth/tokens"),
+    ("POST", "/api/v1/accounts"): (PUBLIC, "/api/v1/accounts"),
+    ("GET", "/api/v1/accounts/me"): (AUTHENTICATED, "/api/v1/accounts/me"),
+    ("GET", "/api/v1/users"): (ADMIN, "/api/v1/users"),
+    ("POST", "/api/v1/users"): (ADMIN, "/api/v1/users"),
+    ("POST", "/api/v1/users/<int:user_id>/disable"): (ADMIN, "/api/v1/users/999999/disable"),
+    ("GET", "/api/v1/agencies"): (PUBLIC, "/api/v1/agencies"),
+    ("GET", "/api/v1/agencies/<string:code>"): (PUBLIC, f"/api/v1/agencies/{AGENCY_A}"),
+    ("POST", "/api/v1/agencies"): (ADMIN, "/api/v1/agencies"),
+}
+
+IDENTITIES = ["anonymous", "citizen", "citizen2", "clerk_a", "clerk_b", "manager_a", "admin"]
+ROLE_OF = {
+    "citizen": Role.CITIZEN,
+    "citizen2": Role.CITIZEN,
+    "clerk_a": Role.CLERK,
+    "clerk_b": Role.CLERK,
+    "manager_a": Role.MANAGER,
+    "admin": Role.ADMIN,
+}
+
+
+def api_routes(app: Flask):
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in FRAMEWORK_PUBLIC_ENDPOINTS:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, rule
+
+
+def test_every_route_declares_an_access_policy(app: Flask):
+    missing = [
+        f"{method} {rule.rule}"
+        for method, rule in api_routes(app)
+        if not getattr(app.view_functions[rule.endpoint], "access_policy", None)
+    ]
+    assert missing == [], f"routes without an access policy: {missing}"
+
+
+def test_every_route_is_in_the_matrix_with_its_declared_policy(app: Flask):
+    seen = {}
+    for method, rule in api_routes(app):
+        seen[(method, rule.rule)] = app.view_functions[rule.endpoint].access_policy
+    unlisted = sorted(set(seen) - set(MATRIX))
+    assert unlisted == [], f"add these routes to MATRIX: {unlisted}"
+    stale = sorted(set(MATRIX) - set(seen))
+    assert stale == [], f"MATRIX lists routes that no longer exist: {stale}"
+    wrong = {k: (seen[k], MATRIX[k][0]) for k in seen if seen[k] != MATRIX[k][0]}
+    assert wrong == {}
+
+
+@pytest.fixture
+def identities(client, session) -> dict[str, dict[str, str]]:
+    seed_agencies(session)
+    agencies = {"clerk_a": (AGENCY_A,), "clerk_b": (AGENCY_B,), "manager_a": (AGENCY_A,)}
+    headers: dict[str, dict[str, str]] = {"anonymous": {}}
+    for name, role in ROLE_OF.items():
+        user = make_user(session, role, agencies=agencies.get(name, ()), username=f"m_{name}")
+        headers[name] = login(client, user.username)
+    return headers
+
+
+def expected_refusal(policy: str, identity: str) -> int | None:
+    """The status this identity must get from the policy check, or None if it may pass."""
+    if policy == PUBLIC:
+        return None
+    if identity == "anonymous":
+        return 401
+    if policy == AUTHENTICATED:
+        return None
+    allowed = policy.removeprefix("roles:").split(",")
+    return None if ROLE_OF[identity].value in allowed else 403
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX), ids=lambda r: f"{r[0]} {r[1]}")
+def test_each_identity_gets_what_the_policy_says(client, identities, route):
+    method, _rule = route
+    policy, url = MATRIX[route]
+    for identity in IDENTITIES:
+        kwargs = {"headers": identities[identity]}
+        if method in {"POST", "PUT", "PATCH"}:
+            kwargs["json"] = {}
+        resp = client.open(url, method=method, **kwargs)
+        refusal = expected_refusal(policy, identity)
+        assert resp.status_code < 500, (identity, resp.status_code, resp.json)
+        if refusal is None:
+            assert resp.status_code not in (401, 403), (identity, resp.status_code, resp.json)
+        else:
+            assert resp.status_code == refusal, (identity, resp.status_code, resp.json)
+            assert resp.json["type"] in {"auth.required", "auth.forbidden"}
