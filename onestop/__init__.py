@@ -16,7 +16,7 @@ from onestop.extensions import api, db
 
 # Feature packages that expose ``blp`` (an API blueprint) in their ``api`` module, in the order
 # they appear in the OpenAPI document.
-FEATURES = ["accounts", "agencies"]
+FEATURES = ["accounts", "agencies", "dossiers"]
 
 API_DESCRIPTION = """\
 REST API of onestop, the one-stop public-service desk (một cửa điện tử) backend.

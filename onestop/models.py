@@ -6,7 +6,8 @@ import importlib
 
 from onestop.core.db import Base
 
-MODEL_MODULES = ["core.audit", "agencies.models", "accounts.models"]
+MODEL_MODULES = ["core.audit", "agencies.models", "accounts.models", "calendars.models",
+    "catalogue.models", "core.idempotency", "dossiers.models"]
 
 for _name in MODEL_MODULES:
     importlib.import_module(f"onestop.{_name}")

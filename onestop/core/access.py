@@ -120,7 +120,7 @@ def _declare(policy: str, responses: dict[str, str], secured: bool) -> Callable[
 _COMMON = {"429": "TOO_MANY_REQUESTS", "500": "INTERNAL_SERVER_ERROR"}
 
 
-class access:  # noqa: N801 - used as a decorator namespace: @access.public
+class access:
     """Access-policy decorators. Put them right below ``@blp.route``."""
 
     @staticmethod

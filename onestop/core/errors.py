@@ -34,7 +34,7 @@ class DomainError(Exception):
         self,
         message: str | None = None,
         *,
-        type: str | None = None,  # noqa: A002 - the public field is called "type"
+        type: str | None = None,
         errors: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:

@@ -1,0 +1,1 @@
+"""Dossiers (hồ sơ): submission, reception, processing, result; the clock ledger and the trail."""

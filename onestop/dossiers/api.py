@@ -1,0 +1,348 @@
+"""``/api/v1/dossiers``: submission, the transitions, detail, list, timeline and control slip."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from sqlalchemy import select
+
+from onestop.accounts.models import User
+from onestop.agencies.models import Agency
+from onestop.core import audit
+from onestop.core.access import Principal, Role, access, require_principal
+from onestop.core.clock import VN_TZ, now
+from onestop.core.errors import PreconditionRequired, request_id
+from onestop.core.idempotency import idempotent
+from onestop.core.pagination import paginate
+from onestop.core.text import fold
+from onestop.core.tx import unit_of_work
+from onestop.dossiers import clock, procedures, services
+from onestop.dossiers.applicant import mask_cccd
+from onestop.dossiers.models import Dossier, DossierEvent, Handover
+from onestop.dossiers.schemas import (
+    DossierCreateSchema,
+    DossierListArgsSchema,
+    DossierPageSchema,
+    DossierSchema,
+    HandoverSchema,
+    TimelineSchema,
+    action_schema,
+)
+from onestop.dossiers.states import TRANSITIONS, Action, Channel, State
+from onestop.extensions import Blueprint, db
+
+blp = Blueprint("dossiers", __name__, url_prefix="/api/v1/dossiers", description="Hồ sơ (dossiers)")
+
+ROLE_LABELS = {
+    "citizen": "Công dân",
+    "clerk": "Cán bộ",
+    "manager": "Lãnh đạo",
+    "administrator": "Quản trị",
+    "system": "Hệ thống",
+}
+
+
+def lookup_url(d: Dossier) -> str:
+    return f"{current_app.config['PUBLIC_BASE_URL'].rstrip('/')}/tra-cuu/{d.lookup_token}"
+
+
+def present(d: Dossier, actor: Principal) -> dict[str, Any]:
+    """The dossier as this actor may see it (CCCD masked except for the assigned clerk)."""
+    session = db.session
+    codes = dict(
+        session.execute(
+            select(Agency.id, Agency.code).where(Agency.id.in_({d.agency_id, d.current_unit_id}))
+        ).all()
+    )
+    assignee = session.get(User, d.assigned_to_id) if d.assigned_to_id else None
+    cal = clock.calendar_by_key(session, d.calendar_key)[1] if d.calendar_key else None
+    at = now()
+    v = clock.verdict(d, cal, at=at)
+    full_id = actor.role == Role.CLERK and d.assigned_to_id == actor.user_id
+    duration = services.duration_of(d)
+    return {
+        **{c: getattr(d, c) for c in ("id", "code", "submission_no", "version", "state")},
+        "state_code": State(d.state).code,
+        "state_label": State(d.state).label,
+        "channel": d.channel,
+        "channel_code": Channel(d.channel).code,
+        "procedure_code": d.procedure_code,
+        "procedure_name": procedures.name_of(session, d.procedure_version_id),
+        "agency_code": codes[d.agency_id],
+        "current_unit_code": codes[d.current_unit_id],
+        "assigned_to": assignee.username if assignee else None,
+        "applicant": {
+            "kind": d.applicant_kind,
+            "full_name": d.applicant_name,
+            "id_number": d.applicant_id_number if full_id else mask_cccd(d.applicant_id_number),
+            "tax_code": d.applicant_tax_code,
+            "birth_date": d.applicant_birth_date,
+            "address": d.applicant_address,
+            "phone": d.applicant_phone,
+            "email": d.applicant_email,
+        },
+        "sets_count": d.sets_count,
+        "result_delivery": d.result_delivery,
+        "submitted_at": d.submitted_at,
+        "received_at": d.received_at,
+        "processing_time": (
+            f"{duration.amount} {duration.unit.label}" if duration is not None else None
+        ),
+        "promised_due_at": d.promised_due_at,
+        "legal_due_at": d.legal_due_at,
+        "extended_due_at": d.extended_due_at,
+        "paused": d.paused_since is not None,
+        "paused_working_seconds": d.paused_seconds,
+        "time_left_working_seconds": (
+            clock.time_left_seconds(d, cal, at=at) if cal is not None else None
+        ),
+        "supplement_count": d.supplement_count,
+        "current_step": d.current_step,
+        "step_due_at": d.step_due_at,
+        "resolved_at": d.resolved_at,
+        "returned_at": d.returned_at,
+        "finished_at": d.finished_at,
+        "verdict": {"verdict": v.verdict.value, "label": v.label, "due_at": v.due_at},
+        "lookup_url": lookup_url(d) if d.code else None,
+        "check_code": d.check_code if d.code else None,
+    }
+
+
+def _with_etag(d: Dossier, body: dict[str, Any], status: int = 200):
+    return body, status, {"ETag": services.etag(d)}
+
+
+@blp.route("", methods=["POST"])
+@access.authenticated
+@idempotent(required=True)
+@blp.arguments(DossierCreateSchema)
+@blp.response(201, DossierSchema)
+@blp.alt_response(400, description="Idempotency-Key missing")
+@blp.alt_response(403, description="Outside the clerk's agencies")
+@blp.alt_response(422, description="Invalid data, procedure not offered here, key reused")
+def create_dossier(data: dict[str, Any]):
+    """Submit a dossier: a citizen online, or a clerk for a dossier brought to the desk or by post.
+
+    Requires an `Idempotency-Key` header: retrying with the same key and body returns the first
+    response; the same key with another body is refused.
+    """
+    actor = require_principal()
+    applicant = services.Applicant(**data.pop("applicant"))
+    d = services.submit(
+        db.session,
+        services.Submission(applicant=applicant, **data),
+        actor=actor,
+        now=now(),
+        request_id=request_id(),
+    )
+    body, status, headers = _with_etag(d, present(d, actor), 201)
+    headers["Location"] = f"/api/v1/dossiers/{d.id}"
+    return body, status, headers
+
+
+@blp.route("")
+@access.authenticated
+@blp.arguments(DossierListArgsSchema, location="query")
+@blp.response(200, DossierPageSchema)
+def list_dossiers(args: dict[str, Any]) -> dict[str, Any]:
+    """Dossiers the caller may see: their own (citizens) or their agencies' (staff)."""
+    actor = require_principal()
+    stmt = services.scope(select(Dossier), actor).order_by(Dossier.id.desc())
+    if args.get("state"):
+        stmt = stmt.where(Dossier.state == args["state"].value)
+    if args.get("procedure"):
+        stmt = stmt.where(Dossier.procedure_code == args["procedure"])
+    if args.get("code"):
+        stmt = stmt.where(Dossier.code == args["code"])
+    if args.get("q"):
+        stmt = stmt.where(Dossier.applicant_name_search.contains(fold(args["q"]), autoescape=True))
+    page = paginate(db.session, stmt, args["page"], args["page_size"])
+    page["items"] = [
+        {
+            "id": d.id,
+            "code": d.code,
+            "submission_no": d.submission_no,
+            "state": d.state,
+            "state_label": State(d.state).label,
+            "procedure_code": d.procedure_code,
+            "applicant_name": d.applicant_name,
+            "received_at": d.received_at,
+            "legal_due_at": d.legal_due_at,
+        }
+        for d in page["items"]
+    ]
+    return page
+
+
+@blp.route("/<int:dossier_id>")
+@access.authenticated
+@blp.response(200, DossierSchema)
+@blp.alt_response(404, description="No such dossier, or not yours to see")
+def get_dossier(dossier_id: int):
+    """One dossier, with its clock and on-time verdict; the `ETag` header is the value to send
+    in `If-Match` with a transition. Staff reads of personal data are recorded in the audit
+    trail."""
+    actor = require_principal()
+    with unit_of_work():
+        d = services.get_dossier(db.session, dossier_id, actor=actor)
+        if actor.is_staff:
+            audit.record(
+                db.session,
+                actor=actor,
+                action="dossier.viewed",
+                stream=f"dossier:{d.id}",
+                agency_id=d.agency_id,
+                now=now(),
+                request_id=request_id(),
+            )
+    return _with_etag(d, present(d, actor))
+
+
+def _make_transition_view(action: Action):
+    edge = TRANSITIONS[action]
+    schema = action_schema(action)
+
+    def view(data: dict[str, Any], dossier_id: int):
+        actor = require_principal()
+        header = request.headers.get("If-Match")
+        if not header:
+            raise PreconditionRequired(
+                "Thiếu tiêu đề If-Match: gửi ETag của hồ sơ để tránh ghi đè thao tác của người "
+                "khác.",
+                type="dossier.if_match_required",
+            )
+        session = db.session
+        current = services.get_dossier(session, dossier_id, actor=actor)
+        expected = services.parse_if_match(header, current)
+        d = services.transition(
+            session,
+            dossier_id,
+            action,
+            actor=actor,
+            expected_version=expected,
+            now=now(),
+            params=data,
+            request_id=request_id(),
+        )
+        for hook in AFTER_TRANSITION:
+            hook(session, d, action, actor)
+        return _with_etag(d, present(d, actor))
+
+    view.__name__ = f"dossier_{action.value}"
+    view.__doc__ = (
+        f"{edge.label}.\n\nAllowed from: {', '.join(sorted(s.value for s in edge.sources))}; "
+        f"roles: {', '.join(sorted(r.value for r in edge.roles))}. Requires `If-Match` with the "
+        "dossier's ETag (428 without it, 412 when stale, 409 when the state has moved on); "
+        "accepts an `Idempotency-Key`."
+    )
+    decorated = blp.arguments(schema)(view)
+    decorated = blp.response(200, DossierSchema)(decorated)
+    for code, text in (
+        (404, "No such dossier, or not yours"),
+        (409, "The dossier is not in a state that allows this"),
+        (412, "If-Match does not match the current version"),
+        (428, "If-Match missing"),
+    ):
+        decorated = blp.alt_response(code, description=text)(decorated)
+    decorated = idempotent(required=False)(decorated)
+    roles = tuple(sorted(edge.roles))
+    decorated = access.roles(*roles)(decorated)
+    blp.route(f"/<int:dossier_id>/{action.value.replace('_', '-')}", methods=["POST"])(decorated)
+
+
+# Features that react to transitions (PDF forms, notifications) register here; they run inside
+# the transition's unit of work.
+AFTER_TRANSITION: list = []
+
+for _action in Action:
+    if _action != Action.SUBMIT:
+        _make_transition_view(_action)
+
+
+def _role_of(actor_id: int | None, cache: dict[int, str]) -> str:
+    if actor_id is None:
+        return ROLE_LABELS["system"]
+    if actor_id not in cache:
+        cache[actor_id] = db.session.scalar(select(User.role).where(User.id == actor_id)) or ""
+    return ROLE_LABELS.get(cache[actor_id], "")
+
+
+def long_vietnamese(at) -> str:
+    local = at.astimezone(VN_TZ)
+    return (
+        f"{local:%H} giờ {local:%M} phút, ngày {local:%d} tháng {local.month:02d} năm {local.year}"
+    )
+
+
+@blp.route("/<int:dossier_id>/timeline")
+@access.authenticated
+@blp.response(200, TimelineSchema)
+@blp.alt_response(404, description="No such dossier, or not yours")
+def timeline(dossier_id: int) -> dict[str, Any]:
+    """What happened to the dossier, in Vietnamese, oldest first."""
+    actor = require_principal()
+    d = services.get_dossier(db.session, dossier_id, actor=actor)
+    events = db.session.scalars(
+        select(DossierEvent)
+        .where(DossierEvent.dossier_id == d.id, DossierEvent.kind == "transition")
+        .order_by(DossierEvent.seq)
+    ).all()
+    roles: dict[int, str] = {}
+    entries = []
+    for ev in events:
+        edge = TRANSITIONS[Action(ev.action)]
+        state = State(ev.to_state) if ev.to_state else None
+        detail = ev.data.get("reason") or ev.data.get("result")
+        if ev.data.get("missing"):
+            detail = "Cần bổ sung: " + "; ".join(ev.data["missing"])
+        if ev.action == Action.RECEIVE.value and d.code:
+            detail = f"Mã hồ sơ {d.code}; hẹn trả kết quả {long_vietnamese(d.promised_due_at)}"
+        entries.append(
+            {
+                "at": ev.at,
+                "at_text": long_vietnamese(ev.at),
+                "action": ev.action,
+                "label": edge.label,
+                "state": state.value if state else None,
+                "state_label": state.label if state else None,
+                "by": _role_of(ev.actor_id, roles),
+                "detail": detail,
+            }
+        )
+    return {"code": d.code, "entries": entries}
+
+
+@blp.route("/<int:dossier_id>/handovers")
+@access.roles(Role.CLERK, Role.MANAGER)
+@blp.response(200, HandoverSchema(many=True))
+@blp.alt_response(404, description="No such dossier, or not yours")
+def handovers(dossier_id: int) -> list[dict[str, Any]]:
+    """The control slip: each handover between units, with step deadlines and results."""
+    actor = require_principal()
+    d = services.get_dossier(db.session, dossier_id, actor=actor)
+    rows = db.session.scalars(
+        select(Handover).where(Handover.dossier_id == d.id).order_by(Handover.seq)
+    ).all()
+    ids = {r.from_unit_id for r in rows} | {r.to_unit_id for r in rows}
+    units = dict(db.session.execute(select(Agency.id, Agency.code).where(Agency.id.in_(ids))).all())
+    user_ids = {r.handed_by_id for r in rows} | {r.accepted_by_id for r in rows if r.accepted_by_id}
+    users = dict(
+        db.session.execute(select(User.id, User.username).where(User.id.in_(user_ids))).all()
+    )
+    return [
+        {
+            "seq": r.seq,
+            "from_unit": units[r.from_unit_id],
+            "to_unit": units[r.to_unit_id],
+            "handed_at": r.handed_at,
+            "handed_by": users[r.handed_by_id],
+            "accepted_at": r.accepted_at,
+            "accepted_by": users.get(r.accepted_by_id) if r.accepted_by_id else None,
+            "step_code": r.step_code,
+            "step_name": r.step_name,
+            "step_due_at": r.step_due_at,
+            "step_result": r.step_result,
+        }
+        for r in rows
+    ]

@@ -1,0 +1,216 @@
+"""The ten national-portal states, the channels, and the one transition table.
+
+State codes are those the National Public Service Portal (DVCQG) uses for synchronisation and
+for the Decision 766/QĐ-TTg statistics; the rules on the edges come from Decree 61/2018/NĐ-CP
+(Chapter III, as amended by Decree 107/2021) and Decree 118/2025/NĐ-CP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from onestop.core.access import Role
+
+
+class State(StrEnum):
+    SUBMITTED = "submitted"
+    RECEIVED = "received"
+    REFUSED = "refused"
+    PROCESSING = "processing"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    AWAITING_PAYMENT = "awaiting_payment"
+    WITHDRAWAL_REQUESTED = "withdrawal_requested"
+    STOPPED = "stopped"
+    RESOLVED = "resolved"
+    RETURNED = "returned"
+
+    @property
+    def code(self) -> int:
+        return STATE_CODES[self]
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self]
+
+
+STATE_CODES = {s: i for i, s in enumerate(State, start=1)}
+STATE_LABELS = {
+    State.SUBMITTED: "Mới đăng ký",
+    State.RECEIVED: "Được tiếp nhận",
+    State.REFUSED: "Không được tiếp nhận",
+    State.PROCESSING: "Đang xử lý",
+    State.SUPPLEMENT_REQUESTED: "Yêu cầu bổ sung",
+    State.AWAITING_PAYMENT: "Yêu cầu thực hiện nghĩa vụ tài chính",
+    State.WITHDRAWAL_REQUESTED: "Công dân yêu cầu rút hồ sơ",
+    State.STOPPED: "Dừng xử lý",
+    State.RESOLVED: "Đã xử lý xong",
+    State.RETURNED: "Đã trả kết quả",
+}
+TERMINAL = frozenset({State.REFUSED, State.STOPPED, State.RETURNED})
+# "Open" for queues and the in-progress part of the 766 statistics: received, not yet resolved.
+IN_PROGRESS = frozenset(
+    {
+        State.RECEIVED,
+        State.PROCESSING,
+        State.SUPPLEMENT_REQUESTED,
+        State.AWAITING_PAYMENT,
+        State.WITHDRAWAL_REQUESTED,
+    }
+)
+
+
+class Channel(StrEnum):
+    """How the dossier reached the desk; DVCQG codes 1 (in person), 2 (online), 3 (postal)."""
+
+    IN_PERSON = "in_person"
+    ONLINE = "online"
+    POSTAL = "postal"
+
+    @property
+    def code(self) -> int:
+        return {"in_person": 1, "online": 2, "postal": 3}[self.value]
+
+    @property
+    def label(self) -> str:
+        return {
+            "in_person": "Trực tiếp",
+            "online": "Trực tuyến",
+            "postal": "Qua dịch vụ bưu chính công ích",
+        }[self.value]
+
+
+class Action(StrEnum):
+    SUBMIT = "submit"
+    INTAKE_INCOMPLETE = "intake_incomplete"
+    RESUBMIT = "resubmit"
+    REFUSE = "refuse"
+    RECEIVE = "receive"
+    FORWARD = "forward"
+    ACCEPT_HANDOVER = "accept_handover"
+    ASSIGN = "assign"
+    REQUEST_SUPPLEMENT = "request_supplement"
+    SUPPLY = "supply"
+    REQUEST_PAYMENT = "request_payment"
+    CONFIRM_PAYMENT = "confirm_payment"
+    REQUEST_WITHDRAWAL = "request_withdrawal"
+    ACCEPT_WITHDRAWAL = "accept_withdrawal"
+    DENY = "deny"
+    APOLOGIZE = "apologize"
+    RESOLVE = "resolve"
+    RETURN_RESULT = "return_result"
+
+
+@dataclass(frozen=True)
+class Edge:
+    action: Action
+    sources: frozenset[State]
+    # None: the state does not change (assignment, apology, accepting a handover).
+    target: State | None
+    roles: frozenset[Role]
+    label: str  # Vietnamese, for the citizen's timeline
+
+
+CLERKS = frozenset({Role.CLERK, Role.MANAGER})
+CITIZEN = frozenset({Role.CITIZEN})
+WORKING = frozenset({State.RECEIVED, State.PROCESSING})
+CAN_WITHDRAW = frozenset(
+    {
+        State.SUBMITTED,
+        State.RECEIVED,
+        State.PROCESSING,
+        State.SUPPLEMENT_REQUESTED,
+        State.AWAITING_PAYMENT,
+    }
+)
+
+
+def _e(action, sources, target, roles, label) -> Edge:
+    return Edge(action, frozenset(sources), target, frozenset(roles), label)
+
+
+S = State
+TRANSITIONS: dict[Action, Edge] = {
+    e.action: e
+    for e in [
+        # Online submission; a desk or postal dossier is entered by a clerk, also in state 1.
+        _e(Action.SUBMIT, [], S.SUBMITTED, CITIZEN | CLERKS, "Nộp hồ sơ"),
+        # Incomplete at intake: not received, one complete list of what is missing (form 02),
+        # no clock (Decree 61/2018 art. 19(2)(b)). Encoded as state 5 before any receipt.
+        _e(
+            Action.INTAKE_INCOMPLETE,
+            [S.SUBMITTED],
+            S.SUPPLEMENT_REQUESTED,
+            CLERKS,
+            "Hướng dẫn bổ sung, hoàn thiện hồ sơ",
+        ),
+        _e(Action.RESUBMIT, [S.SUPPLEMENT_REQUESTED], S.SUBMITTED, CITIZEN, "Nộp lại hồ sơ"),
+        _e(Action.REFUSE, [S.SUBMITTED], S.REFUSED, CLERKS, "Từ chối tiếp nhận hồ sơ"),
+        _e(Action.RECEIVE, [S.SUBMITTED], S.RECEIVED, CLERKS, "Tiếp nhận hồ sơ"),
+        _e(Action.FORWARD, WORKING, S.PROCESSING, CLERKS, "Chuyển xử lý"),
+        _e(Action.ACCEPT_HANDOVER, [S.PROCESSING], None, CLERKS, "Nhận hồ sơ để xử lý"),
+        _e(Action.ASSIGN, WORKING, None, CLERKS, "Phân công xử lý"),
+        # During processing a supplement may be requested once unless the sector's law says
+        # otherwise (Decree 61/2018 art. 19(2)(a)); the clock pauses while the citizen works.
+        _e(
+            Action.REQUEST_SUPPLEMENT,
+            WORKING,
+            S.SUPPLEMENT_REQUESTED,
+            CLERKS,
+            "Yêu cầu bổ sung hồ sơ",
+        ),
+        _e(
+            Action.SUPPLY,
+            [S.SUPPLEMENT_REQUESTED],
+            S.PROCESSING,
+            CITIZEN | CLERKS,
+            "Bổ sung hồ sơ",
+        ),
+        _e(
+            Action.REQUEST_PAYMENT,
+            WORKING,
+            S.AWAITING_PAYMENT,
+            CLERKS,
+            "Yêu cầu thực hiện nghĩa vụ tài chính",
+        ),
+        _e(
+            Action.CONFIRM_PAYMENT,
+            [S.AWAITING_PAYMENT],
+            S.PROCESSING,
+            CITIZEN | CLERKS,
+            "Đã thực hiện nghĩa vụ tài chính",
+        ),
+        _e(
+            Action.REQUEST_WITHDRAWAL,
+            CAN_WITHDRAW,
+            S.WITHDRAWAL_REQUESTED,
+            CITIZEN,
+            "Công dân yêu cầu rút hồ sơ",
+        ),
+        _e(
+            Action.ACCEPT_WITHDRAWAL,
+            [S.WITHDRAWAL_REQUESTED],
+            S.STOPPED,
+            CLERKS,
+            "Đồng ý cho rút hồ sơ, dừng xử lý",
+        ),
+        _e(
+            Action.DENY,
+            [S.RECEIVED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.AWAITING_PAYMENT],
+            S.STOPPED,
+            CLERKS,
+            "Dừng xử lý hồ sơ (không đủ điều kiện)",
+        ),
+        # Decree 61/2018 art. 19(4): apology and new date, sent no later than one working day
+        # before the due date; the dossier still counts as late.
+        _e(
+            Action.APOLOGIZE,
+            [S.RECEIVED, S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.AWAITING_PAYMENT],
+            None,
+            CLERKS,
+            "Xin lỗi và hẹn lại ngày trả kết quả",
+        ),
+        _e(Action.RESOLVE, WORKING, S.RESOLVED, CLERKS, "Đã có kết quả giải quyết"),
+        _e(Action.RETURN_RESULT, [S.RESOLVED], S.RETURNED, CLERKS, "Đã trả kết quả"),
+    ]
+}

@@ -1,0 +1,12 @@
+"""Dossier fixtures: agencies, the catalogue and one user per role, ready in each test."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.dossiers.helpers import World, make_world
+
+
+@pytest.fixture
+def world(client, session) -> World:
+    return make_world(client, session)
