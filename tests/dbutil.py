@@ -34,7 +34,7 @@ def fresh_database(tmp_dir: Path, label: str = "t") -> Iterator[str]:
     name = f"onestop_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+        conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
     try:
         yield url.set(database=name).render_as_string(hide_password=False)
     finally:

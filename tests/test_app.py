@@ -137,9 +137,7 @@ def test_openapi_document_validates_and_documents_errors(client):
 
 def test_openapi_lists_every_api_route(app: Flask, client):
     spec = client.get("/api/v1/openapi.json").json
-    documented = {
-        (path, method.upper()) for path, item in spec["paths"].items() for method in item
-    }
+    documented = {(path, method.upper()) for path, item in spec["paths"].items() for method in item}
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or rule.endpoint.startswith("api-docs"):
             continue

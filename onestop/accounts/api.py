@@ -21,8 +21,8 @@ from onestop.accounts.schemas import (
 )
 from onestop.core.access import Role, access, client_address, require_principal, set_authenticator
 from onestop.core.clock import now
-from onestop.core.pagination import paginate
 from onestop.core.errors import Unauthenticated
+from onestop.core.pagination import paginate
 from onestop.core.tx import transactional, unit_of_work
 from onestop.extensions import Blueprint, db
 
@@ -139,7 +139,9 @@ def list_users(args: dict[str, Any]) -> dict[str, Any]:
 def create_user(data: dict[str, Any]):
     """Create a staff account (clerk, manager, administrator) or a citizen (administrators)."""
     data["agency_codes"] = tuple(data["agency_codes"])
-    return services.create_user(db.session, services.NewUser(**data), actor=require_principal(), now=now())
+    return services.create_user(
+        db.session, services.NewUser(**data), actor=require_principal(), now=now()
+    )
 
 
 @blp.route("/users/<int:user_id>/disable", methods=["POST"])

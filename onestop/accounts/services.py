@@ -26,9 +26,7 @@ _hasher = PasswordHasher()
 
 def set_password_profile(*, time_cost: int, memory_cost: int, parallelism: int = 1) -> None:
     global _hasher
-    _hasher = PasswordHasher(
-        time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism
-    )
+    _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
 
 
 # Verified against when the username does not exist, so that a wrong username takes as long as

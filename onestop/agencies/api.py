@@ -58,6 +58,3 @@ def create_agency(data: dict[str, Any]):
     return services.create_agency(
         db.session, services.AgencyInput(**data), actor=require_principal(), now=now()
     )
-
-
-
