@@ -50,6 +50,12 @@ DEFAULTS: dict[str, Default] = {
     "PROCEDURES_DIR": Default(None, "catalogue folder; default: procedures/ beside the package"),
     "REDIS_URL": Default(None, "shared rate-limit storage; default: the database"),
     "LOOKUP_RATE_LIMIT_PER_MINUTE": Default(30, "public status lookups per client per minute"),
+    "LOOKUP_RATE_LIMIT_PER_CODE_PER_MINUTE": Default(
+        10, "public status lookups of one dossier code per minute, from all clients together"
+    ),
+    "RATE_LIMIT_KEY_PREFIX": Default(
+        "onestop:rl:", "prefix of rate-limit keys in Redis (several deployments may share one)"
+    ),
     "TRUST_PROXY_HOPS": Default(
         0, "number of reverse proxies whose X-Forwarded-For is trusted for the client address"
     ),

@@ -34,6 +34,37 @@ MATRIX: dict[tuple[str, str], tuple[str, str]] = {
     ("POST", "/api/v1/agencies"): (ADMIN, "/api/v1/agencies"),
 }
 
+
+def _dossier_rows() -> dict[tuple[str, str], tuple[str, str]]:
+    from onestop.dossiers.states import TRANSITIONS, Action
+
+    rows: dict[tuple[str, str], tuple[str, str]] = {
+        ("POST", "/api/v1/dossiers"): (AUTHENTICATED, "/api/v1/dossiers"),
+        ("GET", "/api/v1/dossiers"): (AUTHENTICATED, "/api/v1/dossiers"),
+        ("GET", "/api/v1/dossiers/<int:dossier_id>"): (AUTHENTICATED, "/api/v1/dossiers/999999"),
+        ("GET", "/api/v1/dossiers/<int:dossier_id>/timeline"): (
+            AUTHENTICATED,
+            "/api/v1/dossiers/999999/timeline",
+        ),
+        ("GET", "/api/v1/dossiers/<int:dossier_id>/handovers"): (
+            CLERKS,
+            "/api/v1/dossiers/999999/handovers",
+        ),
+    }
+    for action in Action:
+        if action == Action.SUBMIT:
+            continue
+        slug = action.value.replace("_", "-")
+        policy = "roles:" + ",".join(sorted(r.value for r in TRANSITIONS[action].roles))
+        rows[("POST", f"/api/v1/dossiers/<int:dossier_id>/{slug}")] = (
+            policy,
+            f"/api/v1/dossiers/999999/{slug}",
+        )
+    return rows
+
+
+MATRIX.update(_dossier_rows())
+
 IDENTITIES = ["anonymous", "citizen", "citizen2", "clerk_a", "clerk_b", "manager_a", "admin"]
 ROLE_OF = {
     "citizen": Role.CITIZEN,
