@@ -57,9 +57,16 @@ def prepare() -> list[tuple[str, str, str]]:
 
 
 def _sync_catalogue() -> None:
-    from onestop.catalogue.sync import sync_folder_cli
+    from onestop.catalogue.filespec import load_folder
+    from onestop.catalogue.services import sync_catalogue
+    from onestop.core.clock import now
+    from onestop.core.tx import unit_of_work
+    from onestop.extensions import db
 
-    sync_folder_cli(current_app.config["PROCEDURES_DIR"])
+    definitions = load_folder(current_app.config["PROCEDURES_DIR"])
+    with unit_of_work():
+        summary = sync_catalogue(db.session, definitions, actor=None, now=now())
+    click.echo(f"Danh mục: {len(definitions)} thủ tục ({len(summary.created)} mới).")
 
 
 # Steps run before the demo data is seeded (features add theirs here).

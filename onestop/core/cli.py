@@ -43,3 +43,24 @@ def register(group: AppGroup) -> None:
         if diffs:
             sys.exit(1)
         click.echo("Mô hình và migration khớp nhau.")
+
+    audit_group = AppGroup("audit", help="The append-only audit trail.")
+    group.add_command(audit_group)
+
+    @audit_group.command("verify")
+    def verify_cmd() -> None:
+        """Walk every hash chain; exit 1 and list the broken links if any row was edited or
+        removed."""
+        from sqlalchemy import func, select
+
+        from onestop.core.audit import AuditEvent, verify
+        from onestop.extensions import db
+
+        problems = list(verify(db.session))
+        for p in problems:
+            click.echo(f"{p.stream} #{p.seq}: {p.problem}", err=True)
+        total = db.session.scalar(select(func.count()).select_from(AuditEvent))
+        if problems:
+            click.echo(f"{len(problems)} lỗi trong {total} sự kiện nhật ký.", err=True)
+            sys.exit(1)
+        click.echo(f"Nhật ký toàn vẹn: {total} sự kiện, không có liên kết nào bị phá vỡ.")
