@@ -15,8 +15,17 @@ from onestop.core.errors import register_error_handlers, request_id
 from onestop.extensions import api, db
 
 # Feature packages that expose ``blp`` (an API blueprint) in their ``api`` module, in the order
-# they appear in the OpenAPI document.
-FEATURES = ["accounts", "agencies", "dossiers"]
+# they appear in the OpenAPI document; a dotted name is the module itself (a second blueprint).
+FEATURES = [
+    "accounts",
+    "agencies",
+    "catalogue",
+    "dossiers",
+    "calendars",
+    "lookup",
+    "dossiers.attachments_api",
+    "documents.api",
+]
 
 API_DESCRIPTION = """\
 REST API of onestop, the one-stop public-service desk (một cửa điện tử) backend.
@@ -68,7 +77,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
 
     for name in FEATURES:
-        module = importlib.import_module(f"onestop.{name}.api")
+        module = importlib.import_module(f"onestop.{name}" + ("" if "." in name else ".api"))
         api.register_blueprint(module.blp)
         if hasattr(module, "init_app"):
             module.init_app(app)

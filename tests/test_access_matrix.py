@@ -32,6 +32,50 @@ MATRIX: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/v1/agencies"): (PUBLIC, "/api/v1/agencies"),
     ("GET", "/api/v1/agencies/<string:code>"): (PUBLIC, f"/api/v1/agencies/{AGENCY_A}"),
     ("POST", "/api/v1/agencies"): (ADMIN, "/api/v1/agencies"),
+    ("GET", "/api/v1/procedures"): (PUBLIC, "/api/v1/procedures"),
+    ("GET", "/api/v1/procedures/<string:code>"): (PUBLIC, "/api/v1/procedures/1.001193"),
+    ("GET", "/api/v1/lookup"): (PUBLIC, "/api/v1/lookup?code=X-260305-0001&check=ABCDEF"),
+    ("GET", "/api/v1/lookup/by-token/<string:token>"): (PUBLIC, "/api/v1/lookup/by-token/x"),
+    ("GET", "/tra-cuu/<string:token>"): (PUBLIC, "/tra-cuu/x"),
+    ("GET", "/api/v1/calendar/due-date"): (
+        PUBLIC,
+        "/api/v1/calendar/due-date?received_at=2026-02-05T10:00:00%2B07:00&amount=3&unit=working_days",
+    ),
+    ("GET", "/api/v1/calendar/days"): (
+        PUBLIC,
+        "/api/v1/calendar/days?from=2026-02-01&to=2026-02-28",
+    ),
+    ("GET", "/api/v1/calendar/holidays.ics"): (PUBLIC, "/api/v1/calendar/holidays.ics?year=2026"),
+    ("GET", "/api/v1/calendar/overrides"): (ADMIN, "/api/v1/calendar/overrides"),
+    ("POST", "/api/v1/calendar/overrides"): (ADMIN, "/api/v1/calendar/overrides"),
+    ("DELETE", "/api/v1/calendar/overrides/<int:override_id>"): (
+        ADMIN,
+        "/api/v1/calendar/overrides/999999",
+    ),
+    ("GET", "/api/v1/calendar/agencies/<string:code>/working-hours"): (
+        PUBLIC,
+        f"/api/v1/calendar/agencies/{AGENCY_A}/working-hours",
+    ),
+    ("PUT", "/api/v1/calendar/agencies/<string:code>/working-hours"): (
+        ADMIN,
+        f"/api/v1/calendar/agencies/{AGENCY_A}/working-hours",
+    ),
+    ("GET", "/api/v1/dossiers/<int:dossier_id>/documents"): (
+        AUTHENTICATED,
+        "/api/v1/dossiers/999999/documents",
+    ),
+    ("GET", "/api/v1/dossiers/<int:dossier_id>/documents/<int:document_id>"): (
+        AUTHENTICATED,
+        "/api/v1/dossiers/999999/documents/1",
+    ),
+    ("POST", "/api/v1/dossiers/<int:dossier_id>/documents/control-slip"): (
+        CLERKS,
+        "/api/v1/dossiers/999999/documents/control-slip",
+    ),
+    ("POST", "/api/v1/documents/register"): (CLERKS, "/api/v1/documents/register"),
+    ("GET", "/api/v1/documents/<int:document_id>"): (CLERKS, "/api/v1/documents/999999"),
+    ("GET", "/api/v1/documents/verify"): (PUBLIC, "/api/v1/documents/verify?sha256=" + "0" * 64),
+    ("POST", "/api/v1/documents/verify"): (PUBLIC, "/api/v1/documents/verify"),
 }
 
 
@@ -49,6 +93,18 @@ def _dossier_rows() -> dict[tuple[str, str], tuple[str, str]]:
         ("GET", "/api/v1/dossiers/<int:dossier_id>/handovers"): (
             CLERKS,
             "/api/v1/dossiers/999999/handovers",
+        ),
+        ("PUT", "/api/v1/dossiers/<int:dossier_id>/files/<string:slot>"): (
+            "roles:citizen,clerk,manager",
+            "/api/v1/dossiers/999999/files/extra",
+        ),
+        ("GET", "/api/v1/dossiers/<int:dossier_id>/files"): (
+            AUTHENTICATED,
+            "/api/v1/dossiers/999999/files",
+        ),
+        ("GET", "/api/v1/dossiers/<int:dossier_id>/files/<int:file_id>"): (
+            AUTHENTICATED,
+            "/api/v1/dossiers/999999/files/1",
         ),
     }
     for action in Action:

@@ -1,0 +1,1 @@
+"""The procedure catalogue: file schema and loader for ``procedures/``, versioned models, API."""
