@@ -56,6 +56,16 @@ DEFAULTS: dict[str, Default] = {
     "RATE_LIMIT_KEY_PREFIX": Default(
         "onestop:rl:", "prefix of rate-limit keys in Redis (several deployments may share one)"
     ),
+    "SIGNING_PKCS12_PATH": Default(
+        None, "PKCS#12 file of the agency's signing certificate; unset: issued PDFs are unsigned"
+    ),
+    "SIGNING_PKCS12_PASSWORD": Default(None, "password of SIGNING_PKCS12_PATH (never logged)"),
+    "DOCUMENT_VERIFY_MAX_BYTES": Default(
+        5 * 1024 * 1024, "largest PDF accepted by POST /api/v1/documents/verify"
+    ),
+    "DOCUMENT_VERIFY_RATE_LIMIT_PER_MINUTE": Default(
+        30, "public document verifications per client per minute"
+    ),
     "TRUST_PROXY_HOPS": Default(
         0, "number of reverse proxies whose X-Forwarded-For is trusted for the client address"
     ),

@@ -6,8 +6,19 @@ import importlib
 
 from onestop.core.db import Base
 
-MODEL_MODULES = ["core.audit", "agencies.models", "accounts.models", "calendars.models",
-    "catalogue.models", "core.idempotency", "dossiers.models"]
+MODEL_MODULES = [
+    "core.audit",
+    "agencies.models",
+    "accounts.models",
+    "calendars.models",
+    "catalogue.models",
+    "core.idempotency",
+    "dossiers.models",
+    "core.ratelimit",
+    "dossiers.attachments",
+    "scheduler",
+    "documents.models",
+]
 
 for _name in MODEL_MODULES:
     importlib.import_module(f"onestop.{_name}")
