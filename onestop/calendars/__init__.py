@@ -1,0 +1,1 @@
+"""Working calendars in the service: database overrides, agency hours, versions, public API."""
