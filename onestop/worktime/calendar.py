@@ -199,12 +199,22 @@ def classify_days(spec: CalendarSpec) -> list[DayInfo]:
                     day, False, DayKind.EXTRA_DAY_OFF, override.name, override.source, ()
                 )
             elif kind_o is OverrideKind.CONFIRM_DAY_OFF:
-                if info.working:
+                if info.working and not _agency_weekend_hours(day):
                     raise fail(day, "văn bản xác nhận ngày nghỉ nhưng lịch tính ra ngày làm việc.")
-                info = DayInfo(day, False, info.kind, info.name, override.source, ())
+                # An agency open on Saturdays still closes on an announced national day off.
+                kind_c = info.kind if not info.working else DayKind.EXTRA_DAY_OFF
+                info = DayInfo(
+                    day,
+                    False,
+                    kind_c,
+                    override.name if info.working else info.name,
+                    override.source,
+                    (),
+                )
             else:  # WORKING_DAY
-                if info.working:
+                if info.working and not _agency_weekend_hours(day):
                     raise fail(day, "điều chỉnh ngày làm bù nhưng ngày này đã là ngày làm việc.")
+                # An agency that already works that Saturday morning works the full make-up day.
                 if not spec.makeup_periods:
                     raise fail(day, "lịch không có giờ làm việc cho ngày làm bù.")
                 info = DayInfo(
@@ -225,6 +235,12 @@ def classify_days(spec: CalendarSpec) -> list[DayInfo]:
                 "nhưng ngày đó không phải ngày nghỉ.",
             )
     return result
+
+
+def _agency_weekend_hours(day: date) -> bool:
+    """True on a Saturday or Sunday: national overrides (make-up Saturdays, announced days off)
+    meet an agency's own weekend hours there, which is not a data error."""
+    return day.weekday() >= 5
 
 
 class Calendar:

@@ -302,13 +302,17 @@ def test_an_unknown_calendar_key_is_not_found(session):
         services.calendar_by_key(session, "agency-000.00.00.H56@0000000000000000")
 
 
-def test_saturday_hours_clashing_with_a_national_make_up_saturday_are_refused(client, admin):
-    """The engine refuses a make-up working day, or a confirmed day off, on a Saturday that the
-    weekly hours already make worked, so an agency open on Saturdays cannot inherit the national
-    overrides yet: the change is refused whole instead of leaving the agency without a calendar."""
+def test_an_agency_open_on_saturday_mornings_keeps_the_national_overrides(client, admin):
+    """A desk open on Saturday mornings works the whole national make-up Saturday and stays
+    closed on an announced day off that falls on a Saturday (Tết 2026 began Saturday 14/02)."""
     weekly = {**WEEKLY_A, "sat": ["07:30-11:30"]}
     resp = put_hours(client, admin, weekly=weekly)
-    assert resp.status_code == 422 and resp.json["type"] == "worktime.invalid_spec"
-    assert resp.json["message"].startswith("Ngày ")  # names the date that clashes
-    hours = client.get(f"/api/v1/calendar/agencies/{AGENCY_A}/working-hours").json
-    assert hours["hours_from"] is None
+    assert resp.status_code == 200, resp.json
+    days = client.get(
+        f"/api/v1/calendar/days?from=2026-08-15&to=2026-08-22&agency={AGENCY_A}"
+    ).json["days"]
+    by_date = {d["date"]: d for d in days}
+    assert by_date["2026-08-15"]["working"] is True  # an ordinary Saturday: the agency's morning
+    assert by_date["2026-08-22"]["working"] is True  # the national make-up Saturday
+    tet = client.get(f"/api/v1/calendar/days?from=2026-02-14&to=2026-02-14&agency={AGENCY_A}")
+    assert tet.json["days"][0]["working"] is False
