@@ -74,6 +74,12 @@ def _reproject_calendars(session: Session, now: datetime) -> str:
     return str(reproject_open_dossiers(session, now=now))
 
 
+def _issue_missing_documents(session: Session, now: datetime) -> str:
+    from onestop.documents.jobs import issue_missing_documents
+
+    return issue_missing_documents(session, now=now)
+
+
 # The job table. Every job is safe to run twice (it works from the current database state).
 JOBS: dict[str, Job] = {
     j.name: j
@@ -83,6 +89,12 @@ JOBS: dict[str, Job] = {
             timedelta(minutes=5),
             _reproject_calendars,
             "Tính lại hạn giải quyết của hồ sơ đang mở khi lịch làm việc thay đổi",
+        ),
+        Job(
+            "issue_missing_documents",
+            timedelta(minutes=2),
+            _issue_missing_documents,
+            "Phát hành giấy tiếp nhận còn thiếu cho hồ sơ đã tiếp nhận",
         ),
     ]
 }
