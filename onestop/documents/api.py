@@ -22,6 +22,7 @@ from onestop.core import audit, ratelimit
 from onestop.core.access import Principal, Role, access, client_address, require_principal
 from onestop.core.clock import now
 from onestop.core.errors import DomainError, request_id
+from onestop.core.ratelimit import client_bucket
 from onestop.core.tx import after_commit, unit_of_work
 from onestop.documents import services
 from onestop.documents.models import IssuedDocument
@@ -40,7 +41,6 @@ from onestop.dossiers.models import Dossier
 from onestop.dossiers.services import get_dossier
 from onestop.dossiers.states import Action
 from onestop.extensions import Blueprint, db
-from onestop.core.ratelimit import client_bucket
 from onestop.storage import BlobMissing, StorageError, storage_for
 
 log = logging.getLogger(__name__)
