@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import marshmallow as ma
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
@@ -25,6 +28,13 @@ class StrictParser(FlaskParser):
         "cookies": ma.EXCLUDE,
         "files": ma.RAISE,
     }
+
+    def _raw_load_json(self, req: Any) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            # json.loads recurses once per nesting level: 100 000 "[" would be a 500, not a 400.
+            raise json.JSONDecodeError("JSON nested too deeply", "<body>", 0) from None
 
 
 class Blueprint(_Blueprint):

@@ -11,6 +11,8 @@ from onestop.core.text import Text
 from onestop.dossiers.applicant import cccd_problem, tax_code_problem
 from onestop.dossiers.states import Action, Channel, State
 
+# Every free string is a ``Text`` field, codes and user names included: a NUL byte or a lone
+# surrogate must be a 422 here, not reach a query (PostgreSQL refuses NUL with a server error).
 PHONE = validate.Regexp(r"^\+?[0-9]{9,15}$", error="Số điện thoại không hợp lệ.")
 DELIVERY = ["desk", "post", "online"]
 
@@ -18,8 +20,8 @@ DELIVERY = ["desk", "post", "online"]
 class ApplicantSchema(Schema):
     kind = fields.String(load_default="person", validate=validate.OneOf(["person", "organisation"]))
     full_name = Text(required=True, validate=validate.Length(min=2, max=200))
-    id_number = fields.String(load_default=None, metadata={"description": "CCCD, 12 digits"})
-    tax_code = fields.String(load_default=None, validate=validate.Length(max=14))
+    id_number = Text(load_default=None, metadata={"description": "CCCD, 12 digits"})
+    tax_code = Text(load_default=None, validate=validate.Length(max=14))
     birth_date = fields.Date(load_default=None)
     address = Text(load_default="", validate=validate.Length(max=500))
     phone = fields.String(load_default=None, validate=PHONE)
@@ -42,15 +44,15 @@ class ApplicantSchema(Schema):
 
 
 class DossierCreateSchema(Schema):
-    procedure_code = fields.String(required=True, validate=validate.Length(min=8, max=40))
-    agency_code = fields.String(required=True, validate=validate.Length(max=40))
+    procedure_code = Text(required=True, validate=validate.Length(min=8, max=40))
+    agency_code = Text(required=True, validate=validate.Length(max=40))
     channel = fields.Enum(Channel, by_value=True, required=True)
     applicant = fields.Nested(ApplicantSchema, required=True)
-    sets_count = fields.Integer(load_default=1, validate=validate.Range(min=1, max=20))
+    sets_count = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=20))
     result_delivery = fields.String(load_default="desk", validate=validate.OneOf(DELIVERY))
     delivery_address = Text(load_default="", validate=validate.Length(max=500))
     note = Text(load_default="", multiline=True, validate=validate.Length(max=2000))
-    owner_username = fields.String(
+    owner_username = Text(
         load_default=None,
         validate=validate.Length(max=120),
         metadata={"description": "clerks only: the citizen account the dossier belongs to"},
@@ -76,12 +78,12 @@ ACTION_FIELDS: dict[Action, dict[str, fields.Field]] = {
     Action.REFUSE: {"reason": REASON},
     Action.RECEIVE: {},
     Action.FORWARD: {
-        "to_unit": fields.String(required=True, validate=validate.Length(max=40)),
-        "step_code": fields.String(load_default=None, validate=validate.Length(max=40)),
+        "to_unit": Text(required=True, validate=validate.Length(max=40)),
+        "step_code": Text(load_default=None, validate=validate.Length(max=40)),
         "result": Text(load_default=None, multiline=True, validate=validate.Length(max=1000)),
     },
     Action.ACCEPT_HANDOVER: {},
-    Action.ASSIGN: {"assignee": fields.String(required=True, validate=validate.Length(max=120))},
+    Action.ASSIGN: {"assignee": Text(required=True, validate=validate.Length(max=120))},
     Action.REQUEST_SUPPLEMENT: {"missing": MISSING},
     Action.SUPPLY: {"note": _opt_reason()},
     Action.REQUEST_PAYMENT: {"reason": _opt_reason()},
@@ -106,8 +108,8 @@ def action_schema(action: Action) -> type[Schema]:
 
 class DossierListArgsSchema(PageArgsSchema):
     state = fields.Enum(State, by_value=True)
-    procedure = fields.String(validate=validate.Length(max=40))
-    code = fields.String(validate=validate.Length(max=60))
+    procedure = Text(validate=validate.Length(max=40))
+    code = Text(validate=validate.Length(max=60))
     q = Text(validate=validate.Length(min=2, max=100), metadata={"description": "applicant name"})
 
 

@@ -560,7 +560,11 @@ def _confirm_payment(session, d, actor, now, params) -> Change:
 
 
 def _request_withdrawal(session, d, actor, now, params) -> Change:
-    return Change(reason=params.get("reason") or None)
+    # The citizen has answered (by withdrawing), so the wait for them ends here: deciding on the
+    # withdrawal is the agency's time and counts (Decision 766: only the citizen's time is out).
+    change = _resume(session, d, now)
+    change.reason = params.get("reason") or None
+    return change
 
 
 def _stop(session, d: Dossier, now: datetime, reason: str) -> Change:
