@@ -12,6 +12,7 @@ from flask import Flask, Response, g, send_from_directory
 
 from onestop.config import load_config
 from onestop.core.errors import register_error_handlers, request_id
+from onestop.core.guards import refuse_unparsed_input
 from onestop.extensions import api, db
 
 # Feature packages that expose ``blp`` (an API blueprint) in their ``api`` module, in the order
@@ -92,6 +93,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         for key in ("principal", "principal_loaded", "request_id", "after_commit"):
             g.pop(key, None)
 
+    @app.before_request
+    def _refuse_what_no_schema_sees() -> None:
+        refuse_unparsed_input(app)
+
     @app.after_request
     def _headers(resp: Response) -> Response:
         resp.headers["X-Request-ID"] = request_id()
@@ -110,3 +115,5 @@ def _configure_logging(app: Flask) -> None:
             level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # WeasyPrint logs every rendering step at INFO; only its warnings matter to operators.
+    logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)

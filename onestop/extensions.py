@@ -29,12 +29,51 @@ class StrictParser(FlaskParser):
         "files": ma.RAISE,
     }
 
+    def _load_location_data(self, *, schema: ma.Schema, req: Any, location: str) -> Any:
+        data = super()._load_location_data(schema=schema, req=req, location=location)
+        problems = _find_bad_characters(data)
+        if problems:
+            raise ma.ValidationError(
+                problems if isinstance(problems, dict) else {"_body": problems}
+            )
+        return data
+
     def _raw_load_json(self, req: Any) -> Any:
         try:
             return super()._raw_load_json(req)
         except RecursionError:
             # json.loads recurses once per nesting level: 100 000 "[" would be a 500, not a 400.
             raise json.JSONDecodeError("JSON nested too deeply", "<body>", 0) from None
+
+
+_BAD_CHARACTER = "Không được chứa ký tự NUL hoặc ký tự Unicode không hợp lệ."
+
+
+def _bad(text: str) -> bool:
+    # NUL: PostgreSQL refuses it in text (a server error), SQLite would store it. Lone
+    # surrogates cannot be encoded at all. Refused wherever they are, before any schema runs,
+    # so that no field anywhere can pass them to the database (SECURITY.md decision 9).
+    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _find_bad_characters(value: Any) -> Any:
+    """Errors shaped like marshmallow's (nested by field, lists by index), or None."""
+    if isinstance(value, str):
+        return [_BAD_CHARACTER] if _bad(value) else None
+    if isinstance(value, list | tuple):
+        found = {i: e for i, item in enumerate(value) if (e := _find_bad_characters(item))}
+        return found or None
+    if isinstance(value, dict) or hasattr(value, "items"):
+        found = {}
+        for key in value:
+            if isinstance(key, str) and _bad(key):
+                return [_BAD_CHARACTER]
+            items = value.getlist(key) if hasattr(value, "getlist") else [value[key]]
+            errors = [e for item in items if (e := _find_bad_characters(item))]
+            if errors:
+                found[key] = errors[0]
+        return found or None
+    return None
 
 
 class Blueprint(_Blueprint):

@@ -157,3 +157,40 @@ def test_docs_page_is_served_from_local_files(client):
     assert "https://" not in html.replace("https://swagger.io", "")
     with client.get("/api/v1/docs/assets/swagger-ui-bundle.js") as asset:
         assert asset.status_code == 200 and len(asset.data) > 100_000
+
+
+def test_nul_bytes_and_lone_surrogates_are_refused_on_every_route(client):
+    """No field of any feature may carry a NUL byte or a lone surrogate to the database:
+    PostgreSQL answers NUL with a server error, and SQLite would store it."""
+    cases = [
+        client.post("/api/v1/auth/tokens", json={"username": "a\x00b", "password": "x"}),
+        client.post(
+            "/api/v1/auth/tokens",
+            data='{"username": "a\\ud800b", "password": "x"}',  # a lone surrogate, escaped
+            content_type="application/json",
+        ),
+        client.get("/api/v1/procedures?q=dang%00ky"),
+        client.get("/api/v1/agencies/000.00.00.H56?on=2026-01-01%00"),
+        client.post(
+            "/api/v1/accounts",
+            json={"username": "nguoidan", "password": "mat-khau-dai-1", "full_name": "A\x00"},
+        ),
+    ]
+    for resp in cases:
+        assert resp.status_code in (400, 422), (resp.status_code, resp.get_data(as_text=True))
+        assert resp.json["type"] in {"request.invalid", "request.bad"}
+    assert "username" in cases[0].json["errors"]["json"]
+    assert "q" in cases[2].json["errors"]["query"]
+
+
+def test_query_parameters_on_a_route_that_takes_none_are_refused(client):
+    resp = client.get("/api/v1/agencies/000.00.00.H56?admin=1")
+    assert resp.status_code == 422
+    assert resp.json["errors"] == {"query": {"admin": ["Unknown field."]}}
+
+
+def test_nul_in_a_path_parameter_is_a_400_not_a_database_error(client):
+    resp = client.get("/api/v1/agencies/000.00.00%00.H56")
+    assert resp.status_code == 400 and resp.json["type"] == "request.bad_path"
+    resp = client.get("/api/v1/procedures/1.001193%00")
+    assert resp.status_code == 400
