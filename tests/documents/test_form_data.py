@@ -105,7 +105,7 @@ def test_every_text_field_is_capped_and_the_error_names_it(
         started = time.perf_counter()
         with pytest.raises(FormValidationError) as err:
             cls.from_dict(data)
-        assert time.perf_counter() - started < 0.1
+        assert time.perf_counter() - started < 0.5  # a render of this would take seconds
         assert err.value.field == path
 
 

@@ -193,7 +193,7 @@ def test_a_200000_character_name_is_refused_before_rendering() -> None:
     with pytest.raises(FormValidationError) as err:
         ReceiptData.from_dict(data)
     assert err.value.field == "applicant.name"
-    assert time.perf_counter() - started < 0.1
+    assert time.perf_counter() - started < 0.5  # a render of this would take seconds
 
 
 def test_a_receipt_with_every_field_at_its_cap_renders_within_bound(tmp_path: Path) -> None:
