@@ -22,12 +22,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, bindparam, exists, func, select, text, update
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
 from onestop.calendars import services
 from onestop.core import audit
 from onestop.core.clock import VN_TZ
+from onestop.core.db import JSONType, UTCDateTime
 from onestop.worktime import Calendar, project_due_batch
 
 log = logging.getLogger(__name__)
@@ -228,6 +229,7 @@ def _reproject_group(
             if done < len(params_move):  # a clerk changed some of them meanwhile: next run
                 busy += len(params_move) - done
                 relabel &= Dossier.id.not_in([p["b_id"] for p in params_move])
+            _log_moves(session, [p["b_id"] for p in params_move], old_key, key, now)
         session.execute(
             update(Dossier)
             .where(relabel)
@@ -256,5 +258,36 @@ def _reproject_group(
             busy += 1
         elif values["legal_due_at"] != d.legal_due_at:
             moved += 1
+            _log_moves(session, [d.id], old_key, key, now)
     session.expire_all()  # the ORM objects read above are stale after Core updates
     return examined, moved, busy
+
+
+def _log_moves(session: Session, ids: list[int], old_key: str, key: str, now: datetime) -> None:
+    """One ``reprojected`` event in each moved dossier's clock ledger, so that the dossier itself
+    says why its legal due date changed (DOMAIN.md §3: re-project and log why)."""
+    from onestop.dossiers.models import Dossier, DossierEvent
+
+    ev = DossierEvent.__table__
+    d = Dossier.__table__
+    next_seq = (
+        select(func.coalesce(func.max(ev.c.seq), 0) + 1)
+        .where(ev.c.dossier_id == d.c.id)
+        .scalar_subquery()
+    )
+    data = {"calendar_before": old_key, "calendar_after": key}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        session.execute(
+            insert(ev).from_select(
+                ["dossier_id", "seq", "kind", "action", "at", "data"],
+                select(
+                    d.c.id,
+                    next_seq,
+                    literal("reprojected"),
+                    literal("reproject"),
+                    literal(now, type_=UTCDateTime()),
+                    literal(data, type_=JSONType),
+                ).where(d.c.id.in_(chunk), d.c.calendar_key == key),
+            )
+        )

@@ -285,12 +285,29 @@ def timeline(dossier_id: int) -> dict[str, Any]:
     d = services.get_dossier(db.session, dossier_id, actor=actor)
     events = db.session.scalars(
         select(DossierEvent)
-        .where(DossierEvent.dossier_id == d.id, DossierEvent.kind == "transition")
+        .where(
+            DossierEvent.dossier_id == d.id,
+            DossierEvent.kind.in_(("transition", "reprojected")),
+        )
         .order_by(DossierEvent.seq)
     ).all()
     roles: dict[int, str] = {}
     entries = []
     for ev in events:
+        if ev.kind == "reprojected":
+            entries.append(
+                {
+                    "at": ev.at,
+                    "at_text": long_vietnamese(ev.at),
+                    "action": ev.action,
+                    "label": "Tính lại hạn giải quyết do lịch làm việc thay đổi",
+                    "state": None,
+                    "state_label": None,
+                    "by": ROLE_LABELS["system"],
+                    "detail": "Ngày hẹn ghi trên giấy tiếp nhận không thay đổi.",
+                }
+            )
+            continue
         edge = TRANSITIONS[Action(ev.action)]
         state = State(ev.to_state) if ev.to_state else None
         detail = ev.data.get("reason") or ev.data.get("result")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from onestop.calendars import services
 from onestop.calendars.jobs import reproject_open_dossiers
 from onestop.core.audit import AuditEvent
-from onestop.dossiers.models import Dossier
+from onestop.dossiers.models import Dossier, DossierEvent
 from onestop.worktime import Duration
 from tests.dossiers.helpers import act, ok, submit
 
@@ -71,6 +71,18 @@ def test_a_day_off_added_after_receipt_moves_the_legal_due_date_not_the_promise(
         select(AuditEvent).where(AuditEvent.action == "calendar.dossiers_reprojected")
     ).all()
     assert [(e.data["calendar_before"], e.data["moved"]) for e in logged] == [(old_key, 2)]
+    # Each dossier's own ledger says why its due date moved.
+    for dossier_id in (plain, paused):
+        why = session.scalars(
+            select(DossierEvent).where(
+                DossierEvent.dossier_id == dossier_id, DossierEvent.kind == "reprojected"
+            )
+        ).all()
+        assert [(e.data["calendar_before"], e.data["calendar_after"]) for e in why] == [
+            (old_key, new_key)
+        ]
+    timeline = ok(c.get(f"/api/v1/dossiers/{plain}/timeline", headers=world["citizen"]))
+    assert timeline["entries"][-1]["label"] == "Tính lại hạn giải quyết do lịch làm việc thay đổi"
 
     # Running again finds nothing to do.
     again = reproject_open_dossiers(session, now=frozen_clock())
