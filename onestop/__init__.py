@@ -12,7 +12,7 @@ from flask import Flask, Response, g, send_from_directory
 
 from onestop.config import load_config
 from onestop.core.errors import register_error_handlers, request_id
-from onestop.core.guards import refuse_unparsed_input
+from onestop.core.guards import IdConverter, refuse_unparsed_input
 from onestop.extensions import api, db
 
 # Feature packages that expose ``blp`` (an API blueprint) in their ``api`` module, in the order
@@ -66,6 +66,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # Vietnamese stays readable in responses
 
+    # Before any route is added: every <int:...> path parameter is a bounded identifier.
+    app.url_map.converters["int"] = IdConverter
     db.init_app(app)
     api.init_app(app)
     register_error_handlers(app)  # after smorest, so our handlers replace its own

@@ -99,6 +99,14 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
+    def kill(self) -> None:
+        """SIGKILL the master and its workers at once, as the OOM killer or ``kill -9`` would:
+        no request finishes and nothing is cleaned up. The server runs in its own session, so
+        its process group is exactly the master and the workers it forked."""
+        if self.process.poll() is None:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.process.wait(15)
+
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM the master by its PID (it stops its workers), SIGKILL if it lingers."""
         if self.process.poll() is not None:
@@ -201,6 +209,7 @@ def start_server(
             env=full_env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, for Server.kill()
         )
     server = Server(host, port, process, log_path)
     deadline = time.monotonic() + ready_timeout

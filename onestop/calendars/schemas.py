@@ -115,7 +115,10 @@ class DaysSchema(Schema):
 
 
 class IcsArgsSchema(Schema):
-    year = fields.Integer(metadata={"description": "default: the current year"})
+    year = fields.Integer(
+        validate=validate.Range(min=1900, max=2200),
+        metadata={"description": "default: the current year"},
+    )
     agency = fields.String(validate=AGENCY_CODE)
 
 

@@ -3,8 +3,11 @@
 Each object (a dossier, a user, a calendar...) has its own chain: event ``seq`` n stores the
 hash of event n-1 of the same object, so an edited or removed row breaks the chain and
 ``flask onestop audit verify`` finds it. Per-object chains need no global lock: concurrent
-writers on different objects never wait for each other, and two writers on the same object are
-already serialised by the object's conditional update (and by the unique ``(stream, seq)``).
+writers on different objects never wait for each other. Two writers on the same object are
+serialised per stream: on SQLite by ``BEGIN IMMEDIATE``, on PostgreSQL by a transaction-level
+advisory lock on the stream, since many events (a login, a clerk reading a dossier) change no
+row of their object that would make the second writer wait; the unique ``(stream, seq)`` is
+the last guard.
 The database itself refuses UPDATE and DELETE on the table (triggers on both databases, created
 by the migration), as SECURITY.md decision 4 requires.
 """
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from onestop.core.access import Principal
@@ -91,6 +94,11 @@ def record(
     request_id: str | None = None,
 ) -> AuditEvent:
     """Append one event to ``stream`` in the caller's transaction (it never commits)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until commit: the next writer of this stream reads the last event only after
+        # this one is committed (two logins of one account at once both read seq n otherwise,
+        # and the second failed on the unique (stream, seq) with a 500).
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtext(stream))))
     last = session.execute(
         select(AuditEvent.seq, AuditEvent.hash)
         .where(AuditEvent.stream == stream)

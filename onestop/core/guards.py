@@ -7,9 +7,26 @@ parameter reaches the database without passing through any schema.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, request
+from werkzeug.routing import IntegerConverter, Map
 
 from onestop.core.errors import BadRequest, RuleViolation
+
+# The largest value of an INTEGER column (PostgreSQL's int4, the type of every primary key).
+# PostgreSQL refuses a larger parameter ("integer out of range") and SQLite one above 2**63-1.
+ID_MAX = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` bounded to what an identifier column can hold: a larger number does not
+    match the route (404 in the error shape) instead of failing in the database (500). The
+    OpenAPI document shows the bound as the parameter's ``maximum``."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", ID_MAX)
+        super().__init__(map, *args, **kwargs)
 
 
 def _bad(text: str) -> bool:

@@ -21,10 +21,11 @@ from onestop.agencies.services import get_by_code
 from onestop.core import audit, ratelimit
 from onestop.core.access import Principal, Role, access, client_address, require_principal
 from onestop.core.clock import now
-from onestop.core.errors import DomainError, request_id
+from onestop.core.errors import DomainError, RuleViolation, request_id
 from onestop.core.ratelimit import client_bucket
 from onestop.core.tx import after_commit, unit_of_work
 from onestop.documents import services
+from onestop.documents.forms import FormValidationError
 from onestop.documents.models import IssuedDocument
 from onestop.documents.schemas import (
     IssuedDocumentSchema,
@@ -139,10 +140,36 @@ def _issue_after_commit(
         )
 
 
+# Form fields (root of the field path) filled from the transition's own request, and the
+# request field each comes from.
+_REQUEST_TEXT = {"reason": "reason", "reasons": "reason", "items": "missing"}
+
+
+def _refuse_unprintable_request_text(session: Session, d: Dossier, action: Action) -> None:
+    """Before the transition commits: a reason or list of missing papers the form cannot print
+    (a character the bundled fonts lack) is a 422. Committed, it would leave the dossier
+    without its statutory notice (forms 02–05, Circular 01/2018/TT-VPCP), and every later
+    attempt to issue it would fail the same way."""
+    try:
+        services.transition_plan(session, d, action, version=d.version, base_url=base_url())
+    except FormValidationError as exc:
+        name = _REQUEST_TEXT.get(re.split(r"[.\[]", exc.field)[0])
+        if name is not None:
+            raise RuleViolation(
+                f"Nội dung không in được lên biểu mẫu: {exc.message}.",
+                type="document.unprintable_text",
+                errors={"json": {name: [exc.message]}},
+            ) from exc
+    except Exception:  # noqa: S110 - anything else is logged by the issue after the commit
+        pass
+
+
 def issue_after_transition(session: Session, d: Dossier, action: Action, actor: Any) -> None:
     """``AFTER_TRANSITION`` hook: once the transition commits, issue the form it calls for."""
     if action not in services.FORM_ON:
         return
+    if services.FORM_ON[action] in ("02", "03", "04", "05"):
+        _refuse_unprintable_request_text(session, d, action)
     dossier_id, version, rid = d.id, d.version, request_id()
     after_commit(lambda: _issue_after_commit(dossier_id, action, version, actor, rid))
 

@@ -109,6 +109,23 @@ def present(d: Dossier, actor: Principal) -> dict[str, Any]:
     }
 
 
+def _header(name: str, required: bool, description: str, **schema: object) -> dict[str, object]:
+    return {
+        "in": "header",
+        "name": name,
+        "required": required,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
+
+
+IDEMPOTENCY_KEY_DOC = (
+    "A random string per intended operation; a retry with the same key and body replays the "
+    "first reply."
+)
+IF_MATCH_DOC = "The dossier's ETag, as last read (GET /api/v1/dossiers/{id})."
+
+
 def _with_etag(d: Dossier, body: dict[str, Any], status: int = 200):
     return body, status, {"ETag": services.etag(d)}
 
@@ -116,6 +133,7 @@ def _with_etag(d: Dossier, body: dict[str, Any], status: int = 200):
 @blp.route("", methods=["POST"])
 @access.authenticated
 @idempotent(required=True)
+@blp.doc(parameters=[_header("Idempotency-Key", True, IDEMPOTENCY_KEY_DOC, maxLength=100)])
 @blp.arguments(DossierCreateSchema)
 @blp.response(201, DossierSchema)
 @blp.alt_response(400, description="Idempotency-Key missing")
@@ -238,6 +256,12 @@ def _make_transition_view(action: Action):
     )
     decorated = blp.arguments(schema)(view)
     decorated = blp.response(200, DossierSchema)(decorated)
+    decorated = blp.doc(
+        parameters=[
+            _header("If-Match", True, IF_MATCH_DOC, maxLength=100),
+            _header("Idempotency-Key", False, IDEMPOTENCY_KEY_DOC, maxLength=100),
+        ]
+    )(decorated)
     for code, text in (
         (404, "No such dossier, or not yours"),
         (409, "The dossier is not in a state that allows this"),

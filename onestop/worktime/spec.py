@@ -110,6 +110,14 @@ class Override:
             self.swapped_with is not None and not isinstance(self.swapped_with, date)
         ):
             raise WorktimeError(INVALID_SPEC, "Ngày điều chỉnh phải là một ngày (YYYY-MM-DD).")
+        if self.swapped_with is not None and self.kind is not OverrideKind.WORKING_DAY:
+            # Only a make-up working day pays for a weekday off; the database refuses the rest
+            # (ck_calendar_overrides_swap_only_for_working_day).
+            raise WorktimeError(
+                INVALID_SPEC,
+                "Chỉ ngày làm bù (working_day) mới có ngày nghỉ hoán đổi (swapped_with).",
+                date=self.date.isoformat(),
+            )
         if not self.name.strip() or not self.source.strip():
             raise WorktimeError(
                 INVALID_SPEC,
