@@ -12,6 +12,7 @@ from webargs.flaskparser import FlaskParser
 
 from onestop.core.db import Database
 from onestop.core.errors import ErrorSchema
+from onestop.core.guards import bad_text
 
 
 class StrictParser(FlaskParser):
@@ -49,24 +50,17 @@ class StrictParser(FlaskParser):
 _BAD_CHARACTER = "Không được chứa ký tự NUL hoặc ký tự Unicode không hợp lệ."
 
 
-def _bad(text: str) -> bool:
-    # NUL: PostgreSQL refuses it in text (a server error), SQLite would store it. Lone
-    # surrogates cannot be encoded at all. Refused wherever they are, before any schema runs,
-    # so that no field anywhere can pass them to the database (SECURITY.md decision 9).
-    return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
-
-
 def _find_bad_characters(value: Any) -> Any:
     """Errors shaped like marshmallow's (nested by field, lists by index), or None."""
     if isinstance(value, str):
-        return [_BAD_CHARACTER] if _bad(value) else None
+        return [_BAD_CHARACTER] if bad_text(value) else None
     if isinstance(value, list | tuple):
         found = {i: e for i, item in enumerate(value) if (e := _find_bad_characters(item))}
         return found or None
     if isinstance(value, dict) or hasattr(value, "items"):
         found = {}
         for key in value:
-            if isinstance(key, str) and _bad(key):
+            if isinstance(key, str) and bad_text(key):
                 return [_BAD_CHARACTER]
             items = value.getlist(key) if hasattr(value, "getlist") else [value[key]]
             errors = [e for item in items if (e := _find_bad_characters(item))]

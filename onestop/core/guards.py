@@ -29,7 +29,7 @@ class IdConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
-def _bad(text: str) -> bool:
+def bad_text(text: str) -> bool:
     # NUL is refused by PostgreSQL with a server error (and stored by SQLite); lone surrogates
     # cannot be encoded at all.
     return "\x00" in text or any("\ud800" <= ch <= "\udfff" for ch in text)
@@ -42,8 +42,8 @@ def _declares_query(view: object) -> bool:
 
 
 def refuse_unparsed_input(app: Flask) -> None:
-    if _bad(request.path) or any(
-        isinstance(v, str) and _bad(v) for v in (request.view_args or {}).values()
+    if bad_text(request.path) or any(
+        isinstance(v, str) and bad_text(v) for v in (request.view_args or {}).values()
     ):
         raise BadRequest("Địa chỉ chứa ký tự không hợp lệ.", type="request.bad_path")
     if not request.args or request.endpoint is None:

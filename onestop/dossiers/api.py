@@ -11,12 +11,13 @@ from onestop.accounts.models import User
 from onestop.agencies.models import Agency
 from onestop.core import audit
 from onestop.core.access import Principal, Role, access, require_principal
-from onestop.core.clock import VN_TZ, now
+from onestop.core.clock import now
 from onestop.core.errors import PreconditionRequired, request_id
 from onestop.core.idempotency import idempotent
 from onestop.core.pagination import paginate
 from onestop.core.text import fold
 from onestop.core.tx import unit_of_work
+from onestop.core.vndates import format_datetime_long
 from onestop.dossiers import clock, procedures, services
 from onestop.dossiers.applicant import mask_cccd
 from onestop.dossiers.models import Dossier, DossierEvent, Handover
@@ -292,13 +293,6 @@ def _role_of(actor_id: int | None, cache: dict[int, str]) -> str:
     return ROLE_LABELS.get(cache[actor_id], "")
 
 
-def long_vietnamese(at) -> str:
-    local = at.astimezone(VN_TZ)
-    return (
-        f"{local:%H} giờ {local:%M} phút, ngày {local:%d} tháng {local.month:02d} năm {local.year}"
-    )
-
-
 @blp.route("/<int:dossier_id>/timeline")
 @access.authenticated
 @blp.response(200, TimelineSchema)
@@ -322,7 +316,7 @@ def timeline(dossier_id: int) -> dict[str, Any]:
             entries.append(
                 {
                     "at": ev.at,
-                    "at_text": long_vietnamese(ev.at),
+                    "at_text": format_datetime_long(ev.at),
                     "action": ev.action,
                     "label": "Tính lại hạn giải quyết do lịch làm việc thay đổi",
                     "state": None,
@@ -338,11 +332,11 @@ def timeline(dossier_id: int) -> dict[str, Any]:
         if ev.data.get("missing"):
             detail = "Cần bổ sung: " + "; ".join(ev.data["missing"])
         if ev.action == Action.RECEIVE.value and d.code:
-            detail = f"Mã hồ sơ {d.code}; hẹn trả kết quả {long_vietnamese(d.promised_due_at)}"
+            detail = f"Mã hồ sơ {d.code}; hẹn trả kết quả {format_datetime_long(d.promised_due_at)}"
         entries.append(
             {
                 "at": ev.at,
-                "at_text": long_vietnamese(ev.at),
+                "at_text": format_datetime_long(ev.at),
                 "action": ev.action,
                 "label": edge.label,
                 "state": state.value if state else None,

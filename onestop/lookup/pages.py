@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import datetime
 from pathlib import Path
 
 from flask import Blueprint, Response, render_template
 from markupsafe import Markup
 
 from onestop.core.access import access
-from onestop.core.clock import VN_TZ, now
+from onestop.core.clock import now
 from onestop.core.errors import NotFound, TooManyRequests
 from onestop.core.ratelimit import LimiterUnavailable
+from onestop.core.vndates import format_datetime_long
 from onestop.dossiers.clock import Verdict
 from onestop.extensions import db
 from onestop.lookup import services
@@ -40,20 +40,6 @@ NOT_FOUND_PARAGRAPHS = (
     "hoặc liên hệ bộ phận một cửa nơi đã nộp hồ sơ.",
 )
 LATE = {Verdict.LATE, Verdict.LATE_WITH_APOLOGY, Verdict.OVERDUE}
-
-
-def format_datetime_long(value: datetime) -> str:
-    """``14 giờ 30 phút, ngày 05 tháng 3 năm 2026`` in Vietnam time, as on the receipt (form 01).
-
-    Decree 30/2020/NĐ-CP, Appendix I: days below 10 and the months 1 and 2 take a leading zero,
-    other months are written without one.
-    """
-    local = value.astimezone(VN_TZ)
-    month = f"{local.month:02d}" if local.month <= 2 else str(local.month)
-    return (
-        f"{local.hour:02d} giờ {local.minute:02d} phút, "
-        f"ngày {local.day:02d} tháng {month} năm {local.year}"
-    )
 
 
 def _page(

@@ -101,7 +101,7 @@ def test_end_to_end_submit_receive_forward_supplement_resolve_return(world, froz
         "Đã có kết quả giải quyết",
         "Đã trả kết quả",
     ]
-    assert tl["entries"][1]["at_text"] == "09 giờ 00 phút, ngày 05 tháng 03 năm 2026"
+    assert tl["entries"][1]["at_text"] == "09 giờ 00 phút, ngày 05 tháng 3 năm 2026"
     assert "Bản sao Giấy chứng nhận ly hôn" in tl["entries"][4]["detail"]
 
     # Version rose by one per accepted transition; the audit chain verifies.
