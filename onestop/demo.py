@@ -9,7 +9,6 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
 
 # One account per role, all in the demo commune of Hạc Thành (Thanh Hóa).
 DEMO_USERS = [
@@ -24,11 +23,9 @@ DEMO_PASSWORD = "onestop-demo-2026"  # noqa: S105 - printed for the demo, never 
 
 def prepare() -> list[tuple[str, str, str]]:
     """Migrate, sync the catalogue, seed agencies and demo users; idempotent."""
-    from onestop.accounts.models import User
-    from onestop.accounts.services import NewUser, create_user
+    from onestop.accounts.services import ensure_accounts
     from onestop.agencies.demo import seed_demo_agencies
     from onestop.core import migrate
-    from onestop.core.access import Role
     from onestop.core.clock import now
     from onestop.core.tx import unit_of_work
     from onestop.extensions import db
@@ -38,22 +35,7 @@ def prepare() -> list[tuple[str, str, str]]:
         hook()
     with unit_of_work():
         seed_demo_agencies(db.session, now=now())
-        existing = set(db.session.scalars(select(User.username)).all())
-        for username, full_name, role, agencies in DEMO_USERS:
-            if username in existing:
-                continue
-            create_user(
-                db.session,
-                NewUser(
-                    username=username,
-                    password=DEMO_PASSWORD,
-                    full_name=full_name,
-                    role=Role(role),
-                    agency_codes=agencies,
-                ),
-                actor=None,  # type: ignore[arg-type]
-                now=now(),
-            )
+        ensure_accounts(db.session, DEMO_USERS, password=DEMO_PASSWORD, now=now())
     return [(u, DEMO_PASSWORD, r) for u, _, r, _ in DEMO_USERS]
 
 

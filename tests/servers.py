@@ -148,24 +148,11 @@ def add_users(users: list[tuple[str, str, str, tuple[str, ...]]], password: str)
     """A ``seed`` callback creating ``(username, full name, role, agency codes)`` accounts."""
 
     def seed(app: Flask) -> None:
-        from onestop.accounts.services import NewUser, create_user
-        from onestop.core.access import Role
+        from onestop.accounts.services import ensure_accounts
         from onestop.core.clock import now
 
         with unit_of_work():
-            for username, full_name, role, agencies in users:
-                create_user(
-                    db.session,
-                    NewUser(
-                        username=username,
-                        password=password,
-                        full_name=full_name,
-                        role=Role(role),
-                        agency_codes=agencies,
-                    ),
-                    actor=None,  # type: ignore[arg-type]
-                    now=now(),
-                )
+            ensure_accounts(db.session, users, password=password, now=now())
 
     return seed
 

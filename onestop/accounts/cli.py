@@ -35,7 +35,7 @@ def register(group: AppGroup) -> None:
                     role=Role(role),
                     agency_codes=agencies,
                 ),
-                actor=None,  # type: ignore[arg-type]
+                actor=None,
                 now=now(),
             )
         click.echo(f"Đã tạo tài khoản {user.username} ({user.role}).")

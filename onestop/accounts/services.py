@@ -126,9 +126,37 @@ def register_citizen(session: Session, data: NewUser, *, now: datetime) -> User:
     return _create_user(session, data, actor=None, now=now, action="user.registered")
 
 
-def create_user(session: Session, data: NewUser, *, actor: Principal, now: datetime) -> User:
-    """An administrator creates an account (staff, or a citizen at the desk)."""
+def create_user(session: Session, data: NewUser, *, actor: Principal | None, now: datetime) -> User:
+    """An administrator (or, with ``actor=None``, the command line) creates an account."""
     return _create_user(session, data, actor=actor, now=now, action="user.created")
+
+
+AccountSpec = tuple[str, str, str, tuple[str, ...]]  # username, full name, role, agency codes
+
+
+def ensure_accounts(
+    session: Session, specs: list[AccountSpec], *, password: str, now: datetime
+) -> list[str]:
+    """Create the accounts that do not exist yet (demo data, test servers); returns their names."""
+    existing = set(session.scalars(select(User.username)).all())
+    created = []
+    for username, full_name, role, agencies in specs:
+        if username in existing:
+            continue
+        create_user(
+            session,
+            NewUser(
+                username=username,
+                password=password,
+                full_name=full_name,
+                role=Role(role),
+                agency_codes=agencies,
+            ),
+            actor=None,
+            now=now,
+        )
+        created.append(username)
+    return created
 
 
 def get_user(session: Session, user_id: int) -> User:
