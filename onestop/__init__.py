@@ -92,7 +92,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def _fresh_request_state() -> None:
         # An app context can outlive one request (tests, CLI); per-request values must not.
-        for key in ("principal", "principal_loaded", "request_id", "after_commit"):
+        for key in ("principal", "principal_loaded", "request_id"):
             g.pop(key, None)
 
     @app.before_request

@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 onestop_cli = AppGroup("onestop", help="onestop administration commands.")
 
 # Feature modules that define ``register(group)`` in their ``cli`` module.
-CLI_FEATURES = ["core", "agencies", "accounts", "calendars", "catalogue"]
+CLI_FEATURES = ["core", "agencies", "accounts", "calendars", "catalogue", "dossiers"]
 
 # Cross-feature commands.
 importlib.import_module("onestop.demo").register(onestop_cli)

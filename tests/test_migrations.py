@@ -7,6 +7,7 @@ from sqlalchemy.exc import DBAPIError
 
 from onestop.core import migrate
 from onestop.core.db import make_engine
+from onestop.models import metadata
 from tests.dbutil import fresh_database
 
 
@@ -15,11 +16,11 @@ def test_empty_database_upgrades_to_head_and_matches_the_models(tmp_path):
         engine = make_engine(url)
         try:
             migrate.upgrade(engine)
-            assert migrate.schema_differences(engine) == []
+            assert migrate.schema_differences(engine, metadata) == []
             migrate.downgrade(engine, "base")
             assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
             migrate.upgrade(engine)
-            assert migrate.schema_differences(engine) == []
+            assert migrate.schema_differences(engine, metadata) == []
         finally:
             engine.dispose()
 

@@ -17,7 +17,7 @@ def register(group: AppGroup) -> None:
     def upgrade_cmd(revision: str) -> None:
         """Migrate the database up to REVISION (default: head)."""
         from onestop.core import migrate
-        from onestop.extensions import db
+        from onestop.core.extensions import db
 
         migrate.upgrade(db.engine, revision)
         click.echo(f"Cơ sở dữ liệu ở phiên bản {migrate.current_revision(db.engine)}.")
@@ -27,7 +27,7 @@ def register(group: AppGroup) -> None:
     def downgrade_cmd(revision: str) -> None:
         """Migrate the database down to REVISION."""
         from onestop.core import migrate
-        from onestop.extensions import db
+        from onestop.core.extensions import db
 
         migrate.downgrade(db.engine, revision)
 
@@ -35,7 +35,7 @@ def register(group: AppGroup) -> None:
     def check_cmd() -> None:
         """Fail when the models and the migrated database disagree."""
         from onestop.core import migrate
-        from onestop.extensions import db
+        from onestop.core.extensions import db
 
         diffs = migrate.schema_differences(db.engine)
         for diff in diffs:
@@ -54,7 +54,7 @@ def register(group: AppGroup) -> None:
         from sqlalchemy import func, select
 
         from onestop.core.audit import AuditEvent, verify
-        from onestop.extensions import db
+        from onestop.core.extensions import db
 
         problems = list(verify(db.session))
         for p in problems:

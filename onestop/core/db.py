@@ -11,6 +11,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from onestop.core.events import BUS_KEY, bus_of
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -115,7 +117,8 @@ class Database:
     @property
     def session(self) -> Session:
         if "db_session" not in g:
-            g.db_session = self.state().sessionmaker()
+            # The session carries the application's event bus: services emit into it.
+            g.db_session = self.state().sessionmaker(info={BUS_KEY: bus_of(current_app)})
         return g.db_session
 
     @property

@@ -27,8 +27,8 @@ from onestop.core.access import current_principal
 from onestop.core.clock import now
 from onestop.core.db import Base
 from onestop.core.errors import BadRequest, RuleViolation
+from onestop.core.extensions import db
 from onestop.core.tx import unit_of_work
-from onestop.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 REPLAYED_HEADERS = ("ETag", "Location", "Content-Type")

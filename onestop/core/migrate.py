@@ -9,7 +9,9 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine
+from sqlalchemy import Engine, MetaData
+
+from onestop.core.db import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
@@ -34,10 +36,14 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def schema_differences(engine: Engine) -> list[Any]:
-    """What the models declare that the migrated database does not have, or the reverse."""
-    from onestop.models import metadata
+def schema_differences(engine: Engine, metadata: MetaData | None = None) -> list[Any]:
+    """What the models declare that the migrated database does not have, or the reverse.
 
+    ``metadata`` defaults to ``Base.metadata``, complete once the application is assembled
+    (``create_app`` imports ``onestop.models``); code without an application passes
+    ``onestop.models.metadata``.
+    """
+    metadata = metadata if metadata is not None else Base.metadata
     with engine.connect() as conn:
         ctx = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": False}

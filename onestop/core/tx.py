@@ -7,36 +7,36 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flask import g
-
+from onestop.core import events
 from onestop.core.db import begin_write
-from onestop.extensions import db
+from onestop.core.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 @contextmanager
 def unit_of_work() -> Iterator[None]:
-    """Commit if the block succeeds, roll back if it raises; run after-commit hooks."""
+    """Commit if the block succeeds, roll back if it raises; then run the after-commit handlers
+    of the events emitted inside (never on rollback)."""
     session = db.session
     if session.in_transaction():
         # Reads done before (authentication) must not hold a SQLite read snapshot into a write.
         session.rollback()
+    events.discard_pending(session)  # work queued outside any unit of work never committed
     begin_write(session)
     try:
         yield
         session.commit()
     except BaseException:
         session.rollback()
-        g.pop("after_commit", None)
+        events.discard_pending(session)
         raise
-    for hook in g.pop("after_commit", []):
-        hook()
+    events.run_after_commit(session)
 
 
 def after_commit(hook: Callable[[], None]) -> None:
     """Run ``hook`` once the current unit of work has committed (never on rollback)."""
-    g.setdefault("after_commit", []).append(hook)
+    db.session.info.setdefault(events.QUEUE_KEY, []).append((lambda _event: hook(), None))
 
 
 def transactional(view: F) -> F:

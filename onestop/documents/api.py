@@ -18,12 +18,12 @@ from flask import Flask, Response, current_app, request
 from sqlalchemy.orm import Session
 
 from onestop.agencies.services import get_by_code
-from onestop.core import audit, ratelimit
+from onestop.core import audit, events, ratelimit
 from onestop.core.access import Principal, Role, access, client_address, require_principal
 from onestop.core.clock import now
 from onestop.core.errors import DomainError, RuleViolation, request_id
 from onestop.core.ratelimit import client_bucket
-from onestop.core.tx import after_commit, unit_of_work
+from onestop.core.tx import unit_of_work
 from onestop.documents import services
 from onestop.documents.forms import FormValidationError
 from onestop.documents.models import IssuedDocument
@@ -36,8 +36,8 @@ from onestop.documents.schemas import (
 )
 from onestop.documents.services import Plan
 from onestop.documents.signing import Signer
-from onestop.dossiers.api import AFTER_TRANSITION
 from onestop.dossiers.attachments import StorageUnavailable
+from onestop.dossiers.events import Transitioned
 from onestop.dossiers.models import Dossier
 from onestop.dossiers.services import get_dossier
 from onestop.dossiers.states import Action
@@ -117,7 +117,7 @@ def produce_and_record(
 
 
 def _issue_after_commit(
-    dossier_id: int, action: Action, version: int, actor: Principal, rid: str
+    dossier_id: int, action: Action, version: int, actor: Principal | None, rid: str | None
 ) -> None:
     session = db.session
     try:
@@ -164,18 +164,31 @@ def _refuse_unprintable_request_text(session: Session, d: Dossier, action: Actio
         pass
 
 
-def issue_after_transition(session: Session, d: Dossier, action: Action, actor: Any) -> None:
-    """``AFTER_TRANSITION`` hook: once the transition commits, issue the form it calls for."""
-    if action not in services.FORM_ON:
+def refuse_unprintable(session: Session, event: Transitioned) -> None:
+    """In the transition's transaction: refuse text the form it calls for cannot print."""
+    code = services.FORM_ON.get(event.action)
+    if code is None or code not in services.CITIZEN_NOTICES:
         return
-    if services.FORM_ON[action] in ("02", "03", "04", "05"):
-        _refuse_unprintable_request_text(session, d, action)
-    dossier_id, version, rid = d.id, d.version, request_id()
-    after_commit(lambda: _issue_after_commit(dossier_id, action, version, actor, rid))
+    d = session.get(Dossier, event.dossier_id)
+    if d is not None:
+        _refuse_unprintable_request_text(session, d, event.action)
 
 
-if issue_after_transition not in AFTER_TRANSITION:
-    AFTER_TRANSITION.append(issue_after_transition)
+def issue_after_transition(event: Transitioned) -> None:
+    """After the transition commits: issue the form it calls for (whoever fired it: a view,
+    the command line, a scheduler job)."""
+    if event.action not in services.FORM_ON:
+        return
+    _issue_after_commit(
+        event.dossier_id, event.action, event.version, event.actor, event.request_id
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Issue forms on the dossier transitions that call for them."""
+    bus = events.bus_of(app)
+    bus.subscribe(Transitioned, refuse_unprintable, phase=events.Phase.IN_TRANSACTION)
+    bus.subscribe(Transitioned, issue_after_transition, phase=events.Phase.AFTER_COMMIT)
 
 
 # ---- presenting and serving --------------------------------------------------------------------

@@ -59,9 +59,13 @@ from onestop.dossiers.services import duration_of, get_dossier, scope
 from onestop.dossiers.states import Action
 from onestop.storage import Storage, relative_path
 
-RECEIPT = "01"
-CONTROL_SLIP = "06"
-REGISTER = "07"
+RECEIPT = ReceiptData.form_code
+SUPPLEMENT_REQUEST = SupplementRequestData.form_code
+REFUSAL = RefusalData.form_code
+APOLOGY = ApologyData.form_code
+STOP_NOTICE = StopNoticeData.form_code
+CONTROL_SLIP = ControlSlipData.form_code
+REGISTER = RegisterData.form_code
 
 # The form each transition issues (Circular 03/2025/TT-VPCP; Decree 61/2018/NĐ-CP art. 19 as
 # amended, and Decree 118/2025/NĐ-CP): 01 at receipt, 02 for the one complete list of what is
@@ -69,18 +73,19 @@ REGISTER = "07"
 # that processing stopped, 06 the control slip once the result is ready.
 FORM_ON: dict[Action, str] = {
     Action.RECEIVE: RECEIPT,
-    Action.INTAKE_INCOMPLETE: "02",
-    Action.REQUEST_SUPPLEMENT: "02",
-    Action.REFUSE: "03",
-    Action.APOLOGIZE: "04",
-    Action.DENY: "05",
-    Action.ACCEPT_WITHDRAWAL: "05",
+    Action.INTAKE_INCOMPLETE: SUPPLEMENT_REQUEST,
+    Action.REQUEST_SUPPLEMENT: SUPPLEMENT_REQUEST,
+    Action.REFUSE: REFUSAL,
+    Action.APOLOGIZE: APOLOGY,
+    Action.DENY: STOP_NOTICE,
+    Action.ACCEPT_WITHDRAWAL: STOP_NOTICE,
     Action.RESOLVE: CONTROL_SLIP,
 }
 
 # What a citizen may download of their own dossier: the control slip (06) and the register (07)
 # are internal records of the desk and name its officers.
-CITIZEN_FORMS = frozenset({"01", "02", "03", "04", "05"})
+CITIZEN_NOTICES = frozenset({SUPPLEMENT_REQUEST, REFUSAL, APOLOGY, STOP_NOTICE})
+CITIZEN_FORMS = frozenset({RECEIPT, *CITIZEN_NOTICES})
 
 TITLES: dict[str, str] = {code: cls.title for code, cls in FORM_TYPES.items()}
 
@@ -339,7 +344,7 @@ def transition_plan(
     applicant = applicant_of(d)
     procedure_name = procedures.name_of(session, d.procedure_version_id)
     form: FormData
-    if code == "02":
+    if code == SUPPLEMENT_REQUEST:
         missing = data.get("missing") or []
         form = SupplementRequestData(
             header=header,
@@ -355,7 +360,7 @@ def transition_plan(
             guidance=agency.address or None,
             guiding_officer=officer,
         )
-    elif code == "03":
+    elif code == REFUSAL:
         form = RefusalData(
             header=header,
             dossier_code=d.code,
@@ -364,7 +369,7 @@ def transition_plan(
             reasons=(str(data.get("reason") or "Không đủ điều kiện tiếp nhận"),),
             receiving_officer=officer,
         )
-    elif code == "04":
+    elif code == APOLOGY:
         if d.received_at is None or d.promised_due_at is None or d.extended_due_at is None:
             return None
         form = ApologyData(
@@ -380,7 +385,7 @@ def transition_plan(
             signer_name=officer,
             recipients=("Như trên",),
         )
-    elif code == "05":
+    elif code == STOP_NOTICE:
         if d.received_at is None or d.code is None:
             return None
         requested_at = None

@@ -244,8 +244,6 @@ def _make_transition_view(action: Action):
             params=data,
             request_id=request_id(),
         )
-        for hook in AFTER_TRANSITION:
-            hook(session, d, action, actor)
         return _with_etag(d, present(d, actor))
 
     view.__name__ = f"dossier_{action.value}"
@@ -275,10 +273,6 @@ def _make_transition_view(action: Action):
     decorated = access.roles(*roles)(decorated)
     blp.route(f"/<int:dossier_id>/{action.value.replace('_', '-')}", methods=["POST"])(decorated)
 
-
-# Features that react to transitions (PDF forms, notifications) register here; they run inside
-# the transition's unit of work.
-AFTER_TRANSITION: list = []
 
 for _action in Action:
     if _action != Action.SUBMIT:

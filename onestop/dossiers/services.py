@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from onestop.accounts.models import Membership, User
 from onestop.agencies.models import Agency
 from onestop.agencies.services import get_by_code, subtree_ids
-from onestop.core import audit
+from onestop.core import audit, events
 from onestop.core.access import Principal, Role
 from onestop.core.clock import VN_TZ
 from onestop.core.errors import (
@@ -32,6 +32,7 @@ from onestop.core.errors import (
 )
 from onestop.core.text import fold
 from onestop.dossiers import clock, codes, procedures
+from onestop.dossiers.events import Received, Submitted, Transitioned
 from onestop.dossiers.models import Dossier, DossierEvent, Handover
 from onestop.dossiers.states import TRANSITIONS, Action, Channel, State
 from onestop.worktime import Duration
@@ -205,6 +206,17 @@ def submit(
         request_id=request_id,
         data={"submission_no": d.submission_no, "procedure": d.procedure_code},
     )
+    events.emit(
+        session,
+        Submitted(
+            dossier_id=d.id,
+            agency_id=d.agency_id,
+            at=now,
+            actor=actor,
+            request_id=request_id,
+            procedure_code=d.procedure_code,
+        ),
+    )
     return d
 
 
@@ -317,6 +329,21 @@ def transition(
         data={"version": d.version + 1},
     )
     session.refresh(d)
+    common = {
+        "dossier_id": d.id,
+        "agency_id": d.agency_id,
+        "at": now,
+        "actor": actor,
+        "request_id": request_id,
+        "action": action,
+        "from_state": current,
+        "to_state": target,
+        "version": d.version,
+    }
+    if action == Action.RECEIVE and d.code is not None and d.promised_due_at is not None:
+        events.emit(session, Received(**common, code=d.code, promised_due_at=d.promised_due_at))
+    else:
+        events.emit(session, Transitioned(**common))
     return d
 
 

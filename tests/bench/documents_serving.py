@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 from onestop import create_app  # noqa: E402
 from onestop.core import migrate  # noqa: E402
 from onestop.core.db import make_engine  # noqa: E402
+from onestop.core.events import Phase, bus_of  # noqa: E402
 from onestop.documents.api import issue_after_transition  # noqa: E402
-from onestop.dossiers.api import AFTER_TRANSITION  # noqa: E402
+from onestop.dossiers.events import Transitioned  # noqa: E402
 from onestop.extensions import db  # noqa: E402
 from tests.conftest import CHEAP_HASH  # noqa: E402
 from tests.dbutil import backend, fresh_database  # noqa: E402
@@ -95,7 +96,8 @@ def run(dossiers: int, requests: int, tmp: Path) -> dict[str, object]:
                     receipts.append(listed[0])
 
             # Baseline: the same reception with the issuing hook taken out.
-            AFTER_TRANSITION.remove(issue_after_transition)
+            bus = bus_of(app)
+            bus.unsubscribe(Transitioned, issue_after_transition)
             try:
                 bare_ms: list[float] = []
                 for _ in range(dossiers):
@@ -107,7 +109,7 @@ def run(dossiers: int, requests: int, tmp: Path) -> dict[str, object]:
                     ok(act(client, world["clerk_a"], d["id"], "receive", etag=etag))
                     bare_ms.append((time.perf_counter() - t0) * 1000)
             finally:
-                AFTER_TRANSITION.append(issue_after_transition)
+                bus.subscribe(Transitioned, issue_after_transition, phase=Phase.AFTER_COMMIT)
 
             doc = receipts[0]
             for who in ("citizen", "clerk_a"):  # warm-up: connections, caches
