@@ -69,7 +69,7 @@ class Job:
 
 
 def _reproject_calendars(session: Session, now: datetime) -> str:
-    from onestop.calendars.jobs import reproject_open_dossiers
+    from onestop.dossiers.reprojection import reproject_open_dossiers
 
     return str(reproject_open_dossiers(session, now=now))
 

@@ -25,6 +25,7 @@ from onestop.calendars.schemas import (
     WorkingHoursInputSchema,
     WorkingHoursSchema,
 )
+from onestop.catalogue.services import get_current_version
 from onestop.core.access import Role, access, require_principal
 from onestop.core.clock import VN_TZ, now, today
 from onestop.core.errors import DomainError, RuleViolation
@@ -90,8 +91,6 @@ def _agency_id(code: str | None) -> int | None:
 
 def _procedure_duration(code: str, channel: str) -> tuple[Duration, time]:
     """The processing time and same-day cut-off of the version in force of a procedure."""
-    from onestop.catalogue.services import get_current_version
-
     try:
         definition = get_current_version(db.session, code).as_definition()
     except DomainError as exc:
@@ -102,8 +101,7 @@ def _procedure_duration(code: str, channel: str) -> tuple[Duration, time]:
         raise _query_error(
             "Thủ tục không tiếp nhận hồ sơ qua kênh này.", CHANNEL_NOT_OFFERED, "channel"
         )
-    duration = Duration(option.processing_time.amount, option.processing_time.unit.value)
-    return duration, definition.clock.same_day_cutoff
+    return option.processing_time, definition.clock.same_day_cutoff
 
 
 @blp.route("/due-date")
@@ -151,7 +149,7 @@ def due_date(args: dict[str, Any]) -> dict[str, Any]:
         received: datetime = args.get("received_at") or now()
         on = received.astimezone(VN_TZ).date() if received.utcoffset() is not None else None
         key, cal = services.calendar_for_agency(
-            db.session, _agency_id(args.get("agency")), on=on, remember=False
+            db.session, _agency_id(args.get("agency")), on=on, now=now(), remember=False
         )
         explanation = explain_due(cal, received, duration, cutoff=cutoff)
     except WorktimeError as exc:

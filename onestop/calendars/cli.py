@@ -34,7 +34,7 @@ def register(group: AppGroup) -> None:
     def due_cmd(received_at: str, amount: int, unit: str, agency: str | None) -> None:
         """Print the due date of a dossier and how it was counted (in Vietnamese)."""
         from onestop.calendars.services import calendar_for_agency
-        from onestop.core.clock import VN_TZ
+        from onestop.core.clock import VN_TZ, now
         from onestop.core.errors import DomainError
         from onestop.extensions import db
         from onestop.worktime import Duration, WorktimeError, explain_due
@@ -43,7 +43,9 @@ def register(group: AppGroup) -> None:
         try:
             received = datetime.fromisoformat(received_at)
             on = received.astimezone(VN_TZ).date() if received.utcoffset() is not None else None
-            key, cal = calendar_for_agency(db.session, agency_id(agency), on=on, remember=False)
+            key, cal = calendar_for_agency(
+                db.session, agency_id(agency), on=on, now=now(), remember=False
+            )
             why = explain_due(cal, received, Duration(amount, unit))
         except ValueError as exc:  # WorktimeError is a ValueError too
             message = exc.message if isinstance(exc, WorktimeError) else str(exc)
@@ -85,20 +87,3 @@ def register(group: AppGroup) -> None:
             )
         if not shown:
             click.echo("Không có ngày nghỉ hay ngày làm bù nào.")
-
-    @calendar.command("reproject")
-    def reproject_cmd() -> None:
-        """Re-project open dossiers onto the current calendars now (the scheduler does it too)."""
-        from onestop.calendars.jobs import reproject_open_dossiers
-        from onestop.core.clock import now
-        from onestop.core.tx import unit_of_work
-        from onestop.extensions import db
-
-        with unit_of_work():
-            report = reproject_open_dossiers(db.session, now=now())
-        click.echo(
-            f"Đã xem {report.examined} hồ sơ đang giải quyết, đổi hạn {report.moved} hồ sơ "
-            f"({report.seconds:.2f} giây)."
-        )
-        if report.skipped_busy:
-            click.echo(f"{report.skipped_busy} hồ sơ đang được xử lý; sẽ tính lại ở lần sau.")

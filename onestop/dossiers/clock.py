@@ -11,26 +11,24 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onestop.calendars import resolution
 from onestop.core.clock import VN_TZ
 from onestop.dossiers.models import Dossier, DossierEvent
 from onestop.dossiers.states import State
 from onestop.worktime import Calendar, Duration
 
 
-def calendar_for(session: Session, agency_id: int) -> tuple[str, Calendar]:
-    """The calendar in force for an agency now, with the key that identifies its version."""
-    from onestop.calendars.services import calendar_for_agency
-
-    return calendar_for_agency(session, agency_id)
+def calendar_for(session: Session, agency_id: int, *, now: datetime) -> tuple[str, Calendar]:
+    """The calendar in force for an agency at ``now``, with the key that identifies its
+    version (stored with the dossier: the same calendar comes back later by key)."""
+    return resolution.calendar_for_agency(session, agency_id, now=now)
 
 
 def calendar_by_key(session: Session, key: str | None) -> tuple[str, Calendar]:
     """The calendar a dossier was received under (or re-projected to)."""
-    from onestop.calendars.services import calendar_by_key as lookup
-
     if key is None:
         raise ValueError("dossier has no calendar yet")
-    return key, lookup(session, key)
+    return key, resolution.calendar_by_key(session, key)
 
 
 def _pauses(session: Session, d: Dossier) -> list[tuple[datetime, datetime | None]]:

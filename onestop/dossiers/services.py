@@ -400,7 +400,7 @@ def _refuse(session, d, actor, now, params) -> Change:
 
 
 def _receive(session, d, actor, now, params) -> Change:
-    key, cal = clock.calendar_for(session, d.agency_id)
+    key, cal = clock.calendar_for(session, d.agency_id, now=now)
     definition = procedures.definition_of(session, d.procedure_version_id)
     duration, cutoff = procedures.duration_for(definition, Channel(d.channel))
     start = cal.effective_start(now)

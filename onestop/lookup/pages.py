@@ -22,7 +22,7 @@ from onestop.core.vndates import format_datetime_long
 from onestop.dossiers.clock import Verdict
 from onestop.extensions import db
 from onestop.lookup import services
-from onestop.lookup.api import PRIVATE_HEADERS, enforce_limits
+from onestop.lookup.limits import PRIVATE_HEADERS, enforce_limits
 
 pages = Blueprint("lookup_pages", __name__, template_folder="templates")
 

@@ -32,12 +32,12 @@ from onestop import create_app
 from onestop.agencies.demo import seed_demo_agencies
 from onestop.agencies.services import get_by_code
 from onestop.calendars import services
-from onestop.calendars.jobs import reproject_open_dossiers
 from onestop.catalogue.filespec import load_folder
 from onestop.catalogue.models import ProcedureVersion
 from onestop.catalogue.services import sync_catalogue
 from onestop.core import migrate
 from onestop.dossiers.models import Dossier
+from onestop.dossiers.reprojection import reproject_open_dossiers
 from onestop.extensions import db
 from onestop.worktime import Duration
 from tests.dbutil import fresh_database
@@ -53,7 +53,9 @@ def seed(n: int) -> None:
     user = make_user(session)
     agency = get_by_code(session, AGENCY_A)
     version_id = session.scalar(select(ProcedureVersion.id).limit(1))
-    key, cal = services.calendar_for_agency(session, agency.id, on=date(2026, 1, 5))
+    key, cal = services.calendar_for_agency(
+        session, agency.id, on=date(2026, 1, 5), now=datetime(2026, 1, 5, 1, tzinfo=UTC)
+    )
     rng = random.Random(7)
     start = datetime(2026, 1, 5, 0, 30, tzinfo=UTC)
     rows = []
@@ -138,7 +140,9 @@ def main() -> None:
             agency_id = get_by_code(db.session, AGENCY_A).id
             t = time.perf_counter()
             for _ in range(args.requests):
-                services.calendar_for_agency(db.session, agency_id, remember=False)
+                services.calendar_for_agency(
+                    db.session, agency_id, now=datetime.now(UTC), remember=False
+                )
             per = (time.perf_counter() - t) / args.requests
             print(f"calendar_for_agency (cache hit): {per * 1e6:.0f} µs")
 

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from onestop.agencies.services import get_by_code
-from onestop.calendars import services
+from onestop.calendars import resolution, services
 from onestop.calendars.models import CalendarVersion
 from onestop.core.access import Role
 from onestop.core.audit import AuditEvent, verify
+from onestop.core.clock import now
 from onestop.worktime import build_calendar
 from tests.factories import AGENCY_A, AGENCY_B, login, make_user, seed_agencies
 
@@ -278,20 +279,22 @@ def test_bad_hours_are_refused(client, session, admin, body, slug):
 def test_calendar_for_agency_gives_a_key_that_rebuilds_the_same_calendar(client, session, admin):
     assert put_hours(client, admin).status_code == 200
     agency = get_by_code(session, DESK_OF_A)
-    key, cal = services.calendar_for_agency(session, agency.id)
+    key, cal = services.calendar_for_agency(session, agency.id, now=now())
     session.commit()
     assert key == cal.version and key.startswith(f"agency-{AGENCY_A}@")
     # Another process knows nothing in memory: it rebuilds the calendar from the stored spec.
     assert session.get(CalendarVersion, key).spec["weekly"][0] == WEEKLY_A["mon"]
-    services._BY_KEY._data.clear()
-    services._RESOLVED._data.clear()
+    resolution._BY_KEY._data.clear()
+    resolution._RESOLVED._data.clear()
     build_calendar.cache_clear()
     rebuilt = services.calendar_by_key(session, key)
     assert rebuilt is not cal and rebuilt.version == key
     assert rebuilt.spec.weekly == cal.spec.weekly
     # Agencies without data of their own share the national calendar.
-    national_key, _ = services.calendar_for_agency(session, get_by_code(session, AGENCY_B).id)
-    assert national_key == services.calendar_for_agency(session, None)[0]
+    national_key, _ = services.calendar_for_agency(
+        session, get_by_code(session, AGENCY_B).id, now=now()
+    )
+    assert national_key == services.calendar_for_agency(session, None, now=now())[0]
     assert national_key.startswith("vn-national@")
 
 

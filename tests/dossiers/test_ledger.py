@@ -8,12 +8,12 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import select, update
 
-from onestop.calendars.jobs import reproject_open_dossiers
 from onestop.calendars.services import OverrideInput, add_override
 from onestop.core.audit import AuditEvent
 from onestop.core.clock import VN_TZ
 from onestop.dossiers import clock
 from onestop.dossiers.models import Dossier
+from onestop.dossiers.reprojection import reproject_open_dossiers
 from tests.dossiers.helpers import act, ok, submit
 from tests.factories import AGENCY_A
 
@@ -102,7 +102,7 @@ def test_a_day_off_added_after_receipt_moves_the_legal_due_date_not_the_promised
 
     # The ledger replayed under the new calendar: one working day later, Wednesday 17:00.
     row = stored(session, d["id"])
-    key, cal = clock.calendar_for(session, row.agency_id)
+    key, cal = clock.calendar_for(session, row.agency_id, now=frozen_clock())
     assert key != row.calendar_key
     assert clock.reproject(session, row, key, cal)["legal_due_at"] == vn(3, 11, 17)
 

@@ -1,6 +1,6 @@
-"""The scheduler job that re-projects open dossiers' legal due dates after a calendar change.
+"""Re-projection: open dossiers' legal due dates follow a calendar changed after their receipt.
 
-DOMAIN.md §3: the date printed on the receipt (``promised_due_at``) never changes, but when the
+docs/worktime.md: the date printed on the receipt (``promised_due_at``) never changes, but when the
 calendar changes after receipt (a day off added, a make-up Saturday, new agency hours) the
 current legal due date of every open dossier follows the new calendar, and the change is logged.
 
@@ -8,7 +8,7 @@ How: open dossiers are grouped by (agency, calendar key). A group whose key is n
 the agency's calendar has today for the dossiers' receipt dates is stale; its dossiers are
 recomputed under the current calendar and take its key. Dossiers that never paused and are not
 "same day" go through the vectorised engine (``project_due_batch``); the others through
-``onestop.dossiers.clock.reproject``, which replays their pauses from the ledger. Each row is
+``clock.reproject``, which replays their pauses from the ledger. Each row is
 updated only if its version has not moved since it was read (a clerk acting at the same moment
 wins; the next run picks the dossier up again), so the job is safe to run twice or concurrently.
 """
@@ -25,10 +25,14 @@ import numpy as np
 from sqlalchemy import and_, bindparam, exists, func, insert, literal, select, text, update
 from sqlalchemy.orm import Session
 
-from onestop.calendars import services
-from onestop.core import audit
+from onestop.calendars import resolution
+from onestop.core import audit, events
 from onestop.core.clock import VN_TZ
 from onestop.core.db import JSONType, UTCDateTime
+from onestop.dossiers import clock
+from onestop.dossiers.events import Reprojected
+from onestop.dossiers.models import Dossier, DossierEvent
+from onestop.dossiers.states import OPEN_STATES_SQL
 from onestop.worktime import Calendar, project_due_batch
 
 log = logging.getLogger(__name__)
@@ -49,16 +53,17 @@ class ReprojectionReport:
 
 
 def _segments(
-    session: Session, agency_id: int, first: date, last: date
+    session: Session, agency_id: int, first: date, last: date, *, now: datetime
 ) -> list[tuple[date, date, str, Calendar]]:
     """(from, to exclusive, key, calendar) covering receipt dates ``first``…``last``; the range
     is cut where the agency's working hours change."""
-    _, rows = services._hours_in_force(session, services._chain(session, agency_id), first)
-    cuts = [first, *sorted({r.valid_from for r in rows if first < r.valid_from <= last})]
+    cuts = [first, *resolution.hours_change_dates(session, agency_id, first, last)]
     ends = [*cuts[1:], last + timedelta(1)]
     out = []
     for start, end in zip(cuts, ends, strict=True):
-        key, cal = services.calendar_for_agency(session, agency_id, on=start, remember=True)
+        key, cal = resolution.calendar_for_agency(
+            session, agency_id, on=start, now=now, remember=True
+        )
         out.append((start, end, key, cal))
     return out
 
@@ -70,14 +75,13 @@ def _local_midnight(day: date) -> datetime:
 def _scope_stream(key: str) -> str:
     name = key.split("@", 1)[0]
     return "calendar:" + (
-        name.removeprefix("agency-") if name.startswith("agency-") else services.NATIONAL
+        name.removeprefix("agency-") if name.startswith("agency-") else resolution.NATIONAL
     )
 
 
 def reproject_open_dossiers(session: Session, *, now: datetime) -> ReprojectionReport:
-    """Bring every open dossier's legal due date onto its agency's current calendar."""
-    from onestop.dossiers.models import OPEN_STATES_SQL, Dossier
-
+    """Bring every open dossier's legal due date onto its agency's current calendar; each
+    group moved is announced as a ``Reprojected`` event."""
     started = _time.perf_counter()
     report = ReprojectionReport()
     is_open = text(OPEN_STATES_SQL)
@@ -100,7 +104,7 @@ def reproject_open_dossiers(session: Session, *, now: datetime) -> ReprojectionR
     for agency_id, old_key, first_at, last_at in groups:
         first = first_at.astimezone(VN_TZ).date()
         last = last_at.astimezone(VN_TZ).date()
-        for start, end, key, cal in _segments(session, agency_id, first, last):
+        for start, end, key, cal in _segments(session, agency_id, first, last, now=now):
             if key == old_key:
                 continue
             report.groups += 1
@@ -111,9 +115,8 @@ def reproject_open_dossiers(session: Session, *, now: datetime) -> ReprojectionR
                 Dossier.received_at >= _local_midnight(start),
                 Dossier.received_at < _local_midnight(end),
             )
-            examined, moved, busy = _reproject_group(
-                session, Dossier, where, old_key, key, cal, now
-            )
+            examined, moved_ids, busy = _reproject_group(session, where, old_key, key, cal, now)
+            moved = len(moved_ids)
             report.examined += examined
             report.moved += moved
             report.skipped_busy += busy
@@ -135,6 +138,16 @@ def reproject_open_dossiers(session: Session, *, now: datetime) -> ReprojectionR
                     "moved": moved,
                 },
             )
+            events.emit(
+                session,
+                Reprojected(
+                    dossier_ids=tuple(moved_ids),
+                    agency_id=agency_id,
+                    calendar_before=old_key,
+                    calendar_after=key,
+                    at=now,
+                ),
+            )
     report.seconds = _time.perf_counter() - started
     if report.groups:
         log.info(
@@ -148,16 +161,13 @@ def reproject_open_dossiers(session: Session, *, now: datetime) -> ReprojectionR
 
 def _reproject_group(
     session: Session,
-    Dossier: Any,  # the mapped class, imported lazily (dossiers sit above us)
     where: Any,
     old_key: str,
     key: str,
     cal: Calendar,
     now: datetime,
-) -> tuple[int, int, int]:
-    from onestop.dossiers import clock
-    from onestop.dossiers.models import DossierEvent
-
+) -> tuple[int, list[int], int]:
+    """Examined, ids of the dossiers whose legal due date moved, and those skipped as busy."""
     table = Dossier.__table__
     due_type = table.c.legal_due_at.type
     move = (
@@ -178,7 +188,8 @@ def _reproject_group(
     paused_ever = exists().where(
         DossierEvent.dossier_id == Dossier.id, DossierEvent.kind == "paused"
     )
-    examined = moved = busy = 0
+    examined = busy = 0
+    moved: list[int] = []
 
     # Fast path: never paused and not same-day (whose cut-off is per procedure).
     fast = where & ~paused_ever & (Dossier.duration_unit != "same_day")
@@ -225,11 +236,17 @@ def _reproject_group(
         if params_move:
             result = session.execute(move, params_move)
             done = result.rowcount if result.rowcount >= 0 else len(params_move)
-            moved += done
+            ids = [p["b_id"] for p in params_move]
             if done < len(params_move):  # a clerk changed some of them meanwhile: next run
                 busy += len(params_move) - done
-                relabel &= Dossier.id.not_in([p["b_id"] for p in params_move])
-            _log_moves(session, [p["b_id"] for p in params_move], old_key, key, now)
+                relabel &= Dossier.id.not_in(ids)
+                ids = list(
+                    session.scalars(
+                        select(Dossier.id).where(Dossier.id.in_(ids), Dossier.calendar_key == key)
+                    )
+                )
+            moved += ids
+            _log_moves(session, ids, old_key, key, now)
         session.execute(
             update(Dossier)
             .where(relabel)
@@ -257,7 +274,7 @@ def _reproject_group(
         if result.rowcount == 0:
             busy += 1
         elif values["legal_due_at"] != d.legal_due_at:
-            moved += 1
+            moved.append(d.id)
             _log_moves(session, [d.id], old_key, key, now)
     session.expire_all()  # the ORM objects read above are stale after Core updates
     return examined, moved, busy
@@ -265,9 +282,7 @@ def _reproject_group(
 
 def _log_moves(session: Session, ids: list[int], old_key: str, key: str, now: datetime) -> None:
     """One ``reprojected`` event in each moved dossier's clock ledger, so that the dossier itself
-    says why its legal due date changed (DOMAIN.md §3: re-project and log why)."""
-    from onestop.dossiers.models import Dossier, DossierEvent
-
+    says why its legal due date changed (docs/worktime.md: re-project and log why)."""
     ev = DossierEvent.__table__
     d = Dossier.__table__
     next_seq = (
