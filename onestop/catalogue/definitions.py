@@ -9,26 +9,12 @@ from datetime import time
 from enum import StrEnum
 from typing import Any
 
-# One working day is eight working hours (07:30–11:30 and 13:00–17:00, DOMAIN §3); used only to
-# compare step budgets with the statutory time, never to compute deadlines.
-HOURS_PER_WORKING_DAY = 8
+from onestop.worktime.policy import Channel, Duration, TimeUnit
 
-
-class DurationUnit(StrEnum):
-    """Units of a processing time, exactly as the worktime engine expects them."""
-
-    WORKING_DAYS = "working_days"
-    WORKING_HOURS = "working_hours"
-    SAME_DAY = "same_day"
-    CALENDAR_DAYS = "calendar_days"
-
-
-class ChannelKind(StrEnum):
-    """How a dossier reaches the desk (DVCQG channel codes 1, 2, 3)."""
-
-    IN_PERSON = "in_person"
-    ONLINE = "online"
-    POSTAL = "postal"
+# The catalogue speaks the worktime vocabulary: one channel enum, one duration, one time unit.
+# ``ChannelKind`` and ``DurationUnit`` are the names this module has always used for them.
+ChannelKind = Channel
+DurationUnit = TimeUnit
 
 
 class Level(StrEnum):
@@ -52,31 +38,6 @@ class StepRole(StrEnum):
     PROCESSING = "processing"
     APPROVAL = "approval"
     RETURN = "return"
-
-
-@dataclass(frozen=True, slots=True)
-class Duration:
-    """A processing time: ``amount`` of ``unit``; ``same_day`` always has amount 1."""
-
-    amount: int
-    unit: DurationUnit
-
-    def as_tuple(self) -> tuple[int, str]:
-        """``(amount, unit)`` with the unit as a plain string, for the worktime engine."""
-        return (self.amount, str(self.unit))
-
-    def working_hours(self) -> int | None:
-        """The duration in working hours, or None for calendar days (not convertible)."""
-        if self.unit is DurationUnit.WORKING_DAYS:
-            return self.amount * HOURS_PER_WORKING_DAY
-        if self.unit is DurationUnit.WORKING_HOURS:
-            return self.amount
-        if self.unit is DurationUnit.SAME_DAY:
-            return HOURS_PER_WORKING_DAY
-        return None
-
-    def __str__(self) -> str:
-        return f"{self.amount} {self.unit}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,8 +155,9 @@ class ProcedureDefinition:
                 return option
         return None
 
-    def processing_time(self, kind: ChannelKind | str) -> Duration:
-        """The statutory processing time for a channel; KeyError if the channel is not offered."""
+    def processing_time(self, kind: Channel | str) -> Duration:
+        """The statutory processing time for a channel; KeyError if the channel is not offered.
+        The one place the processing time of a procedure and channel is read."""
         option = self.channel(kind)
         if option is None:
             raise KeyError(f"{self.code} is not offered through {kind}")
@@ -219,7 +181,7 @@ def content_hash(content: dict[str, Any]) -> str:
 
 
 def _duration(raw: dict[str, Any]) -> Duration:
-    return Duration(amount=raw["amount"], unit=DurationUnit(raw["unit"]))
+    return Duration(amount=raw["amount"], unit=TimeUnit(raw["unit"]))
 
 
 def definition_from_content(content: dict[str, Any], *, source_file: str) -> ProcedureDefinition:

@@ -22,6 +22,7 @@ from onestop.catalogue.definitions import (
     StepRole,
     definition_from_content,
 )
+from onestop.worktime.errors import WorktimeError
 
 PROCEDURE_CODE = r"^\d\.\d{6}$"
 # Agency codes (Decision 20/2020/QĐ-TTg): four groups, the last one G (ministry) or H (province).
@@ -346,9 +347,17 @@ def _duration_or_none(raw: Any) -> Duration | None:
     if not isinstance(raw, Mapping):
         return None
     amount, unit = raw.get("amount"), raw.get("unit")
-    if not isinstance(amount, int) or unit not in set(DurationUnit):
+    if not isinstance(amount, int) or isinstance(amount, bool) or unit not in set(DurationUnit):
         return None
-    return Duration(amount, DurationUnit(unit))
+    try:
+        return Duration(amount, DurationUnit(unit))
+    except WorktimeError:  # negative, or same_day not 1: the field rules report it
+        return None
+
+
+def _show(d: Duration) -> str:
+    """A duration as the file writes it (messages of this module are for catalogue authors)."""
+    return f"{d.amount} {d.unit.value}"
 
 
 def _budget_problem(budgets: list[Duration | None], statutory: Duration) -> str | None:
@@ -359,17 +368,17 @@ def _budget_problem(budgets: list[Duration | None], statutory: Duration) -> str 
             return "Budgets must be in calendar_days when the statutory time is"
         total = sum(b.amount for b in budgets if b is not None)
         if total > statutory.amount:
-            return f"Budgets add up to {total} calendar_days, more than {statutory}"
+            return f"Budgets add up to {total} calendar_days, more than {_show(statutory)}"
         return None
     hours = [b.working_hours() if b is not None else None for b in budgets]
     if None in hours:
-        return f"calendar_days budgets cannot be compared with {statutory}"
+        return f"calendar_days budgets cannot be compared with {_show(statutory)}"
     total_hours = sum(h for h in hours if h is not None)
     limit = statutory.working_hours()
     if limit is not None and total_hours > limit:
         return (
-            f"Budgets add up to {total_hours} working hours, more than the statutory {statutory} "
-            f"({limit} working hours)"
+            f"Budgets add up to {total_hours} working hours, more than the statutory "
+            f"{_show(statutory)} ({limit} working hours)"
         )
     return None
 

@@ -19,14 +19,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from onestop.core.db import Base
-from onestop.dossiers.states import Channel, State
+from onestop.dossiers.states import OPEN_STATES_SQL, Channel, State
 
 _STATES = ", ".join(f"'{s.value}'" for s in State)
 _CHANNELS = ", ".join(f"'{c.value}'" for c in Channel)
-OPEN_STATES_SQL = (
-    "state IN ('received', 'processing', 'supplement_requested', 'awaiting_payment', "
-    "'withdrawal_requested')"
-)
 
 
 class Dossier(Base):

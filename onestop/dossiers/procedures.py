@@ -70,15 +70,17 @@ def offered_by(defn: ProcedureDefinition, agency: Agency) -> bool:
 
 
 def channel_offered(defn: ProcedureDefinition, channel: Channel) -> bool:
-    return any(c.channel.value == channel.value for c in defn.channels)
+    return defn.channel(channel) is not None
 
 
 def duration_for(defn: ProcedureDefinition, channel: Channel) -> tuple[Duration, time]:
-    for c in defn.channels:
-        if c.channel.value == channel.value:
-            pt = c.processing_time
-            return Duration(pt.amount, pt.unit.value), defn.clock.same_day_cutoff
-    raise RuleViolation("Thủ tục không tiếp nhận qua kênh này.", type="dossier.channel_not_offered")
+    """The statutory processing time for the channel and the procedure's same-day cut-off."""
+    try:
+        return defn.processing_time(channel), defn.clock.same_day_cutoff
+    except KeyError:
+        raise RuleViolation(
+            "Thủ tục không tiếp nhận qua kênh này.", type="dossier.channel_not_offered"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ class Step:
 
 
 def _step(s) -> Step:
-    return Step(s.code, s.name, Duration(s.budget.amount, s.budget.unit.value))
+    return Step(s.code, s.name, s.budget)
 
 
 def first_step(defn: ProcedureDefinition) -> Step | None:

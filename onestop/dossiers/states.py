@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from onestop.core.access import Role
+from onestop.worktime.policy import Channel as Channel  # the one channel vocabulary
 
 
 class State(StrEnum):
@@ -49,35 +50,16 @@ STATE_LABELS = {
 }
 TERMINAL = frozenset({State.REFUSED, State.STOPPED, State.RETURNED})
 # "Open" for queues and the in-progress part of the 766 statistics: received, not yet resolved.
-IN_PROGRESS = frozenset(
-    {
-        State.RECEIVED,
-        State.PROCESSING,
-        State.SUPPLEMENT_REQUESTED,
-        State.AWAITING_PAYMENT,
-        State.WITHDRAWAL_REQUESTED,
-    }
+OPEN_STATES = (
+    State.RECEIVED,
+    State.PROCESSING,
+    State.SUPPLEMENT_REQUESTED,
+    State.AWAITING_PAYMENT,
+    State.WITHDRAWAL_REQUESTED,
 )
-
-
-class Channel(StrEnum):
-    """How the dossier reached the desk; DVCQG codes 1 (in person), 2 (online), 3 (postal)."""
-
-    IN_PERSON = "in_person"
-    ONLINE = "online"
-    POSTAL = "postal"
-
-    @property
-    def code(self) -> int:
-        return {"in_person": 1, "online": 2, "postal": 3}[self.value]
-
-    @property
-    def label(self) -> str:
-        return {
-            "in_person": "Trực tiếp",
-            "online": "Trực tuyến",
-            "postal": "Qua dịch vụ bưu chính công ích",
-        }[self.value]
+IN_PROGRESS = frozenset(OPEN_STATES)
+# The same condition in SQL, for partial indexes and bulk statements over open dossiers.
+OPEN_STATES_SQL = "state IN (" + ", ".join(f"'{s.value}'" for s in OPEN_STATES) + ")"
 
 
 class Action(StrEnum):

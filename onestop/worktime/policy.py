@@ -55,11 +55,34 @@ UNIT_LABELS: dict[TimeUnit, str] = {
 
 
 class Channel(StrEnum):
-    """How a dossier reached the desk; DVCQG channel codes 1, 2, 3."""
+    """How a dossier reached the desk; DVCQG channel codes 1, 2, 3. The one channel vocabulary:
+    the catalogue, the dossiers and the calendars all use this enum."""
 
     IN_PERSON = "in_person"  # trực tiếp
     ONLINE = "online"  # trực tuyến
     POSTAL = "postal"  # qua dịch vụ bưu chính công ích
+
+    @property
+    def code(self) -> int:
+        """The DVCQG channel code."""
+        return CHANNEL_CODES[self]
+
+    @property
+    def label(self) -> str:
+        """Vietnamese name of the channel."""
+        return CHANNEL_LABELS[self]
+
+
+CHANNEL_CODES: dict[Channel, int] = {Channel.IN_PERSON: 1, Channel.ONLINE: 2, Channel.POSTAL: 3}
+CHANNEL_LABELS: dict[Channel, str] = {
+    Channel.IN_PERSON: "Trực tiếp",
+    Channel.ONLINE: "Trực tuyến",
+    Channel.POSTAL: "Qua dịch vụ bưu chính công ích",
+}
+
+# One working day is eight working hours (07:30–11:30 and 13:00–17:00, docs/worktime.md); used
+# only to compare durations (step budgets with the statutory time), never to compute deadlines.
+HOURS_PER_WORKING_DAY = 8
 
 
 def parse_unit(value: str | TimeUnit) -> TimeUnit:
@@ -109,6 +132,20 @@ class Duration:
 
     def to_dict(self) -> dict[str, Any]:
         return {"amount": self.amount, "unit": self.unit.value}
+
+    def as_tuple(self) -> tuple[int, str]:
+        """``(amount, unit)`` with the unit as a plain string."""
+        return (self.amount, self.unit.value)
+
+    def working_hours(self) -> int | None:
+        """The duration in working hours, or None for calendar days (not convertible)."""
+        if self.unit is TimeUnit.WORKING_DAYS:
+            return self.amount * HOURS_PER_WORKING_DAY
+        if self.unit is TimeUnit.WORKING_HOURS:
+            return self.amount
+        if self.unit is TimeUnit.SAME_DAY:
+            return HOURS_PER_WORKING_DAY
+        return None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Duration:
