@@ -79,6 +79,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         view_func=lambda filename: send_from_directory(assets, filename, max_age=86400),
     )
 
+    # Every model, so that Base.metadata is complete (the models-versus-migrations check).
+    importlib.import_module("onestop.models")
     for name in FEATURES:
         module = importlib.import_module(f"onestop.{name}" + ("" if "." in name else ".api"))
         api.register_blueprint(module.blp)

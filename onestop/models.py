@@ -16,7 +16,7 @@ MODEL_MODULES = [
     "dossiers.models",
     "core.ratelimit",
     "dossiers.attachments",
-    "scheduler",
+    "core.scheduling",
     "documents.models",
 ]
 

@@ -1,13 +1,16 @@
-"""Scheduler job: every received dossier ends up with its receipt, whatever crashed on the way."""
+"""Scheduled jobs of documents: every received dossier ends up with its receipt, whatever crashed
+on the way. ``JOBS`` is collected by ``onestop.scheduler``."""
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from onestop.core.scheduling import Job
 from onestop.documents import services
+from onestop.documents.issuing import base_url, signer_for
 from onestop.storage import storage_for
 
 log = logging.getLogger(__name__)
@@ -24,8 +27,6 @@ def issue_missing_documents(session: Session, *, now: datetime, batch: int = BAT
     a failed render) between that commit and the render. The receipt is dated at the time of
     receipt, so one issued late reads exactly as one issued on time.
     """
-    from onestop.documents.api import base_url, signer_for
-
     storage, signer, url = storage_for(), signer_for(), base_url()
     issued = failed = 0
     for d in services.received_without_receipt(session, limit=batch):
@@ -38,3 +39,17 @@ def issue_missing_documents(session: Session, *, now: datetime, batch: int = BAT
             failed += 1
             log.exception("receipt of dossier %s not issued", d.id)
     return f"issued {issued} receipts, {failed} failed"
+
+
+def _issue_missing_documents(session: Session, now: datetime) -> str:
+    return issue_missing_documents(session, now=now)
+
+
+JOBS = [
+    Job(
+        "issue_missing_documents",
+        timedelta(minutes=2),
+        _issue_missing_documents,
+        "Phát hành giấy tiếp nhận còn thiếu cho hồ sơ đã tiếp nhận",
+    ),
+]

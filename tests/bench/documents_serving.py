@@ -34,7 +34,7 @@ from onestop import create_app  # noqa: E402
 from onestop.core import migrate  # noqa: E402
 from onestop.core.db import make_engine  # noqa: E402
 from onestop.core.events import Phase, bus_of  # noqa: E402
-from onestop.documents.api import issue_after_transition  # noqa: E402
+from onestop.documents.issuing import issue_after_transition  # noqa: E402
 from onestop.dossiers.events import Transitioned  # noqa: E402
 from onestop.extensions import db  # noqa: E402
 from tests.conftest import CHEAP_HASH  # noqa: E402
