@@ -1,4 +1,7 @@
-"""Schema of a file in ``procedures/`` and the validator that reports every error at once."""
+"""Schema of a file in ``procedures/`` and the validator that reports every error at once.
+
+Long on purpose: the file schema and its cross-field rules are one reading for catalogue authors.
+"""
 
 from __future__ import annotations
 

@@ -245,14 +245,6 @@ def get_current_version(session: Session, code: str) -> ProcedureVersion:
     return version
 
 
-def get_version(session: Session, version_id: int) -> ProcedureVersion:
-    """A version by id, retired or not (dossiers keep theirs)."""
-    version = session.get(ProcedureVersion, version_id)
-    if version is None:
-        raise NotFound("Không có phiên bản thủ tục này.", type="procedure.version_not_found")
-    return version
-
-
 def mark_version_used(session: Session, version: ProcedureVersion) -> None:
     """Freeze ``version``: called when a dossier is received under it; idempotent."""
     if not version.used_by_dossier:

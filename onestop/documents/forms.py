@@ -1,5 +1,7 @@
 """Plain-data inputs of the seven one-stop forms: NFC normalisation, length caps, validation.
 
+Long on purpose: the seven form declarations and the field specs they use read as one table.
+
 Every form is a frozen dataclass built from plain values (``from_dict``) or directly; both paths
 run the same checks in ``__post_init__``. ``to_dict`` gives back the JSON-serialisable snapshot
 that ``from_dict`` accepts, so a stored snapshot re-creates the exact input of a rendered PDF.

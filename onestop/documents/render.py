@@ -17,7 +17,6 @@ import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import jinja2
 import segno
@@ -37,9 +36,6 @@ from onestop.core.vndates import (
 from onestop.documents.forms import FONT_FILES, FormData
 
 log = logging.getLogger(__name__)
-
-# Business dates are Vietnamese dates, whatever zone the timestamp was stored in.
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 # Our own URL scheme: the fetcher answers it from an in-memory table and nothing else.
 ASSET_PREFIX = "onestop-asset:"
@@ -238,8 +234,3 @@ def render_form(form: FormData) -> RenderedDocument:
         template_version=form.template_version,
         snapshot=form.to_dict(),
     )
-
-
-def warm_up() -> None:
-    """Load fonts and templates now (e.g. when a worker starts) so the first real render is fast."""
-    render_html('<html lang="vi"><body><p>Khởi động</p></body></html>')

@@ -345,44 +345,6 @@ def attach(
     return f, True
 
 
-def upload(
-    session: Session,
-    dossier_id: int,
-    slot: str,
-    data: bytes,
-    *,
-    file_name: str | None,
-    actor: Principal,
-    now: datetime,
-    limits: Limits,
-    storage: Storage,
-    request_id: str | None = None,
-) -> tuple[DossierFile, bool]:
-    """The whole upload for callers that already hold the bytes (CLI, imports, other features):
-    checks, content-type detection, durable storage, then :func:`attach`."""
-    d = get_dossier(session, dossier_id, actor=actor)
-    check_can_upload(session, d, slot, actor=actor)
-    room = room_for(session, d, slot, limits)
-    if len(data) > room:
-        raise too_large(len(data), room, limits)
-    media_type = detect_media_type(data)
-    name = clean_display_name(file_name, media_type=media_type, fallback=slot)
-    blob = store(storage, data)
-    return attach(
-        session,
-        dossier_id,
-        slot,
-        blob,
-        media_type=media_type,
-        display_name=name,
-        actor=actor,
-        now=now,
-        limits=limits,
-        storage=storage,
-        request_id=request_id,
-    )
-
-
 def store(storage: Storage, data: bytes) -> StoredBlob:
     """Write ``data`` durably; a failing store is a 503, not a 500 with a half-written row."""
     try:

@@ -29,8 +29,6 @@ def private_headers(resp: Response) -> Response:
     return resp
 
 
-
-
 def enforce_limits(code: str | None) -> None:
     """Count this lookup against the client's limit and, for typed lookups, the code's limit.
 

@@ -1,5 +1,7 @@
 """The built working calendar: day classification, a precomputed index and fast deadline arithmetic.
 
+Long on purpose: the day index and the arithmetic on it share private state and are read together.
+
 Counting rules (DOMAIN.md §3; research/domain.md §2.2, §2.4):
 
 * Instants are counted to the second; working periods are half-open, [07:30, 11:30).
