@@ -79,7 +79,8 @@ def current_principal() -> Principal | None:
                 )
         g.principal = principal
         g.principal_loaded = True
-    return g.principal
+    loaded: Principal | None = g.principal
+    return loaded
 
 
 def require_principal() -> Principal:

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g
-from sqlalchemy import JSON, DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import (
+    JSON,
+    CursorResult,
+    DateTime,
+    Engine,
+    MetaData,
+    Result,
+    String,
+    create_engine,
+    event,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -108,7 +118,8 @@ class Database:
 
     @staticmethod
     def state(app: Flask | None = None) -> _DbState:
-        return (app or current_app).extensions["onestop.db"]
+        state: _DbState = (app or current_app).extensions["onestop.db"]
+        return state
 
     @property
     def engine(self) -> Engine:
@@ -119,7 +130,8 @@ class Database:
         if "db_session" not in g:
             # The session carries the application's event bus: services emit into it.
             g.db_session = self.state().sessionmaker(info={BUS_KEY: bus_of(current_app)})
-        return g.db_session
+        session: Session = g.db_session
+        return session
 
     @property
     def dialect(self) -> str:
@@ -150,3 +162,8 @@ def begin_write(session: Session) -> None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows matched by an UPDATE or DELETE (``Session.execute`` types its result generically)."""
+    return cast(CursorResult[Any], result).rowcount

@@ -141,7 +141,8 @@ def request_id() -> str:
         # Accept a proxy's id only when it is short and plain, so it cannot inject log lines.
         ok = 0 < len(incoming) <= 64 and incoming.replace("-", "").isalnum()
         g.request_id = incoming if ok else uuid.uuid4().hex
-    return g.request_id
+    rid: str = g.request_id
+    return rid
 
 
 def error_response(

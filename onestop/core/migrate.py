@@ -48,4 +48,5 @@ def schema_differences(engine: Engine, metadata: MetaData | None = None) -> list
         ctx = MigrationContext.configure(
             conn, opts={"compare_type": True, "compare_server_default": False}
         )
-        return compare_metadata(ctx, metadata)
+        diffs: list[Any] = compare_metadata(ctx, metadata)
+        return diffs

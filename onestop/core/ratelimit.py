@@ -198,7 +198,7 @@ class RedisStore:
 def store(app: Flask | None = None) -> Store:
     """The application's shared store, built on first use (creating the app connects nothing)."""
     app = app or current_app
-    existing = app.extensions.get("onestop.ratelimit")
+    existing: Store | None = app.extensions.get("onestop.ratelimit")
     if existing is not None:
         return existing
     url = app.config.get("REDIS_URL")

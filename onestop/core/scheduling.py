@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from onestop.core.clock import now as clock_now
-from onestop.core.db import Base
+from onestop.core.db import Base, rowcount
 from onestop.core.extensions import db
 from onestop.core.tx import unit_of_work
 
@@ -117,7 +117,7 @@ def acquire_lease(
         .values(holder=holder, expires_at=expires)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    return rowcount(result) == 1
 
 
 def release_lease(session: Session, holder: str) -> None:

@@ -498,7 +498,8 @@ def register_plan(
     names: dict[int, str] = {}
     entries = []
     for d in dossiers:
-        assert d.code is not None and d.received_at is not None
+        if d.code is None or d.received_at is None:  # the query reads received dossiers only
+            raise ValueError(f"dossier {d.id} in the register has not been received")
         if d.procedure_version_id not in names:
             names[d.procedure_version_id] = procedures.name_of(session, d.procedure_version_id)
         contact = "; ".join(p for p in (d.applicant_address, d.applicant_phone) if p)

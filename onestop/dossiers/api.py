@@ -62,7 +62,10 @@ IDEMPOTENCY_KEY_DOC = (
 IF_MATCH_DOC = "The dossier's ETag, as last read (GET /api/v1/dossiers/{id})."
 
 
-def _with_etag(d: Dossier, body: dict[str, Any], status: int = 200):
+Reply = tuple[dict[str, Any], int, dict[str, str]]
+
+
+def _with_etag(d: Dossier, body: dict[str, Any], status: int = 200) -> Reply:
     return body, status, {"ETag": services.etag(d)}
 
 
@@ -75,7 +78,7 @@ def _with_etag(d: Dossier, body: dict[str, Any], status: int = 200):
 @blp.alt_response(400, description="Idempotency-Key missing")
 @blp.alt_response(403, description="Outside the clerk's agencies")
 @blp.alt_response(422, description="Invalid data, procedure not offered here, key reused")
-def create_dossier(data: dict[str, Any]):
+def create_dossier(data: dict[str, Any]) -> Reply:
     """Submit a dossier: a citizen online, or a clerk for a dossier brought to the desk or by post.
 
     Requires an `Idempotency-Key` header: retrying with the same key and body returns the first
@@ -133,7 +136,7 @@ def list_dossiers(args: dict[str, Any]) -> dict[str, Any]:
 @access.authenticated
 @blp.response(200, DossierSchema)
 @blp.alt_response(404, description="No such dossier, or not yours to see")
-def get_dossier(dossier_id: int):
+def get_dossier(dossier_id: int) -> Reply:
     """One dossier, with its clock and on-time verdict; the `ETag` header is the value to send
     in `If-Match` with a transition. Staff reads of personal data are recorded in the audit
     trail."""
@@ -153,11 +156,11 @@ def get_dossier(dossier_id: int):
     return _with_etag(d, present(d, actor))
 
 
-def _make_transition_view(action: Action):
+def _make_transition_view(action: Action) -> None:
     edge = TRANSITIONS[action]
     schema = action_schema(action)
 
-    def view(data: dict[str, Any], dossier_id: int):
+    def view(data: dict[str, Any], dossier_id: int) -> Reply:
         actor = require_principal()
         header = request.headers.get("If-Match")
         if not header:

@@ -141,7 +141,9 @@ def _read_body(limit: int, room_error: svc.FileTooLarge) -> bytes:
 @blp.alt_response(415, description="Not a PDF, JPEG or PNG by its bytes, or an HTML polyglot")
 @blp.alt_response(422, description="Unknown slot, or an empty file")
 @blp.alt_response(503, description="The document store is unavailable; nothing was recorded")
-def upload_file(_args: dict[str, Any], dossier_id: int, slot: str):
+def upload_file(
+    _args: dict[str, Any], dossier_id: int, slot: str
+) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Upload one document to a slot of the dossier, as the raw request body.
 
     `slot` is a document code of the dossier's procedure version (see the catalogue's

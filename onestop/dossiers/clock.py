@@ -15,7 +15,7 @@ from onestop.calendars import resolution
 from onestop.core.clock import VN_TZ
 from onestop.dossiers.models import Dossier, DossierEvent
 from onestop.dossiers.states import State
-from onestop.worktime import Calendar, Duration
+from onestop.worktime import Calendar, Duration, TimeUnit
 
 
 def calendar_for(session: Session, agency_id: int, *, now: datetime) -> tuple[str, Calendar]:
@@ -63,9 +63,12 @@ def reproject(session: Session, d: Dossier, key: str, cal: Calendar) -> dict[str
     The promised date printed on the receipt is never touched; only the legal due date (and
     the working time paused) follow the new calendar.
     """
-    assert d.received_at is not None and d.duration_amount is not None
+    if d.received_at is None or d.duration_amount is None or d.duration_unit is None:
+        raise ValueError(f"dossier {d.id} has not been received: it has no due date to move")
     base = cal.due_at(
-        d.received_at, Duration(d.duration_amount, d.duration_unit), cutoff=_cutoff(session, d)
+        d.received_at,
+        Duration(d.duration_amount, TimeUnit(d.duration_unit)),
+        cutoff=_cutoff(session, d),
     )
     paused = sum(
         max(0, cal.working_seconds_between(start, end))

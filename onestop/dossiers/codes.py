@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from onestop.agencies.models import Agency
 from onestop.core.clock import VN_TZ
-from onestop.core.errors import RuleViolation
+from onestop.core.errors import NotFound, RuleViolation
 from onestop.dossiers.models import CodeSequence
 
 # Four digits in the national format (e.g. 000.17.22.H56-210531-0001).
@@ -41,5 +41,6 @@ def next_code(session: Session, agency_id: int, received_at: datetime) -> str:
             "Đã hết số hồ sơ trong ngày của cơ quan này.", type="dossier.code_exhausted"
         )
     agency = session.get(Agency, agency_id)
-    assert agency is not None
+    if agency is None:
+        raise NotFound("Không tìm thấy cơ quan.", type="agency.not_found")
     return f"{agency.code}-{day:%y%m%d}-{number:04d}"

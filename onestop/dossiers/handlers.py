@@ -150,7 +150,7 @@ def forward(
         step_due_at=step_due,
         step_result=params.get("result") or "",
     )
-    events = []
+    events: list[tuple[str, dict[str, Any]]] = []
     if d.current_step:
         events.append(("step_left", {"step": d.current_step}))
     if step is not None:

@@ -134,7 +134,7 @@ def timeline_entries(
         detail = ev.data.get("reason") or ev.data.get("result")
         if ev.data.get("missing"):
             detail = "Cần bổ sung: " + "; ".join(ev.data["missing"])
-        if ev.action == Action.RECEIVE.value and d.code:
+        if ev.action == Action.RECEIVE.value and d.code and d.promised_due_at:
             detail = f"Mã hồ sơ {d.code}; hẹn trả kết quả {format_datetime_long(d.promised_due_at)}"
         entries.append(
             {

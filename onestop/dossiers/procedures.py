@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from onestop.agencies.models import Agency, AgencyKind
-from onestop.catalogue.definitions import ProcedureDefinition
+from onestop.catalogue.definitions import ProcedureDefinition, ProcessingStep
 from onestop.catalogue.models import Procedure, ProcedureVersion
 from onestop.core.errors import RuleViolation
 from onestop.dossiers.states import Channel
@@ -44,7 +44,9 @@ def definition_of(session: Session, version_id: int) -> ProcedureDefinition:
 
 
 def name_of(session: Session, version_id: int) -> str:
-    return session.scalar(select(ProcedureVersion.name).where(ProcedureVersion.id == version_id))
+    return (
+        session.scalar(select(ProcedureVersion.name).where(ProcedureVersion.id == version_id)) or ""
+    )
 
 
 def mark_used(session: Session, version_id: int) -> None:
@@ -90,7 +92,7 @@ class Step:
     budget: Duration
 
 
-def _step(s) -> Step:
+def _step(s: ProcessingStep) -> Step:
     return Step(s.code, s.name, s.budget)
 
 

@@ -72,7 +72,7 @@ def _opt_reason() -> Text:
     return Text(load_default=None, multiline=True, validate=validate.Length(max=2000))
 
 
-ACTION_FIELDS: dict[Action, dict[str, fields.Field]] = {
+ACTION_FIELDS: dict[Action, dict[str, fields.Field[Any]]] = {
     Action.INTAKE_INCOMPLETE: {"missing": MISSING},
     Action.RESUBMIT: {"note": _opt_reason()},
     Action.REFUSE: {"reason": REASON},

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from onestop.accounts.models import User
@@ -22,6 +22,7 @@ from onestop.agencies.services import get_by_code
 from onestop.core import audit, events
 from onestop.core.access import Principal, Role
 from onestop.core.clock import VN_TZ
+from onestop.core.db import rowcount
 from onestop.core.errors import (
     Conflict,
     NotFound,
@@ -35,7 +36,7 @@ from onestop.dossiers.events import Received, Submitted, Transitioned
 from onestop.dossiers.handlers import HANDLERS
 from onestop.dossiers.models import Dossier, DossierEvent
 from onestop.dossiers.states import TRANSITIONS, Action, Channel, State
-from onestop.worktime import Duration
+from onestop.worktime import Duration, TimeUnit
 
 # ---- scope (SECURITY.md decision 1: authorization lives in the query) ------------------------
 
@@ -49,11 +50,13 @@ def scope(stmt: Select[Any], actor: Principal) -> Select[Any]:
     if actor.role in (Role.CLERK, Role.MANAGER) and actor.agency_ids:
         ids = sorted(actor.agency_ids)
         return stmt.where(or_(Dossier.agency_id.in_(ids), Dossier.current_unit_id.in_(ids)))
-    return stmt.where(False)
+    return stmt.where(false())
 
 
 def get_dossier(session: Session, dossier_id: int, *, actor: Principal) -> Dossier:
-    d = session.scalar(scope(select(Dossier).where(Dossier.id == dossier_id), actor))
+    d: Dossier | None = session.scalar(
+        scope(select(Dossier).where(Dossier.id == dossier_id), actor)
+    )
     if d is None:
         raise NotFound("Không tìm thấy hồ sơ.", type="dossier.not_found")
     return d
@@ -293,7 +296,7 @@ def transition(
         .values(version=Dossier.version + 1, **values)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:
+    if rowcount(result) != 1:
         raise Conflict(
             "Hồ sơ vừa được người khác cập nhật; hãy tải lại.", type="dossier.concurrent_change"
         )
@@ -316,7 +319,7 @@ def transition(
         data={"version": d.version + 1},
     )
     session.refresh(d)
-    common = {
+    common: dict[str, Any] = {
         "dossier_id": d.id,
         "agency_id": d.agency_id,
         "at": now,
@@ -358,4 +361,4 @@ def params_for_log(params: dict[str, Any]) -> dict[str, Any]:
 def duration_of(d: Dossier) -> Duration | None:
     if d.duration_amount is None or d.duration_unit is None:
         return None
-    return Duration(d.duration_amount, d.duration_unit)
+    return Duration(d.duration_amount, TimeUnit(d.duration_unit))

@@ -7,6 +7,7 @@ for the Decision 766/QĐ-TTg statistics; the rules on the edges come from Decree
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -107,7 +108,13 @@ CAN_WITHDRAW = frozenset(
 )
 
 
-def _e(action, sources, target, roles, label) -> Edge:
+def _e(
+    action: Action,
+    sources: Iterable[State],
+    target: State | None,
+    roles: Iterable[Role],
+    label: str,
+) -> Edge:
     return Edge(action, frozenset(sources), target, frozenset(roles), label)
 
 

@@ -99,7 +99,8 @@ def by_code(session: Session, code: str, check: str, *, now: datetime) -> Public
 
 def status_of(session: Session, d: Dossier, *, now: datetime) -> PublicStatus:
     """The public view of ``d``; nothing in it names or identifies the applicant."""
-    assert d.code is not None
+    if d.code is None:
+        raise ValueError("a dossier not yet received has no public status")
     cal = clock.calendar_by_key(session, d.calendar_key)[1] if d.calendar_key else None
     v = clock.verdict(d, cal, at=now)
     state = State(d.state)

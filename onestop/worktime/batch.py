@@ -10,6 +10,7 @@ followed by ``Calendar.shift_working`` for the pause.
 from __future__ import annotations
 
 from datetime import datetime, time
+from typing import cast
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def _epoch_seconds(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind in "iu":
         return values.astype(np.int64, copy=False)
     if values.dtype.kind == "f":
-        return np.floor(values).astype(np.int64)
+        return cast(np.ndarray, np.floor(values).astype(np.int64))
     raise WorktimeError(
         INVALID_AMOUNT, "Thời điểm tiếp nhận phải là số giây epoch hoặc datetime64."
     )

@@ -46,7 +46,7 @@ from onestop.worktime.policy import (
     Duration,
     TimeUnit,
 )
-from onestop.worktime.spec import CalendarSpec, OverrideKind, Period
+from onestop.worktime.spec import CalendarSpec, Override, OverrideKind, Period
 
 if TYPE_CHECKING:
     import numpy as np
@@ -150,7 +150,7 @@ def classify_days(spec: CalendarSpec) -> list[DayInfo]:
                 f"Điều chỉnh ngày {day:%d/%m/%Y} nằm ngoài khoảng năm của lịch.",
                 date=day.isoformat(),
             )
-    swaps = {
+    swaps: dict[date, Override] = {
         o.swapped_with: o
         for o in spec.overrides
         if o.kind is OverrideKind.WORKING_DAY and o.swapped_with is not None

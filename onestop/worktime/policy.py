@@ -70,11 +70,12 @@ class Channel(StrEnum):
     @property
     def label(self) -> str:
         """Vietnamese name of the channel."""
-        return CHANNEL_LABELS[self]
+        return CHANNEL_TITLES[self]
 
 
 CHANNEL_CODES: dict[Channel, int] = {Channel.IN_PERSON: 1, Channel.ONLINE: 2, Channel.POSTAL: 3}
-CHANNEL_LABELS: dict[Channel, str] = {
+# As a heading or list entry; ``CHANNEL_LABELS`` below is the form used inside a sentence.
+CHANNEL_TITLES: dict[Channel, str] = {
     Channel.IN_PERSON: "Trực tiếp",
     Channel.ONLINE: "Trực tuyến",
     Channel.POSTAL: "Qua dịch vụ bưu chính công ích",

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from datetime import date as _date  # a field below is named ``date``
 from enum import StrEnum
 from functools import lru_cache
 from importlib import resources
@@ -92,12 +93,12 @@ class OverrideKind(StrEnum):
 class Override:
     """One dated change to the rule-based calendar, with the document that announced it."""
 
-    date: date
+    date: _date
     kind: OverrideKind
     name: str
     source: str
     # For a working day: the weekday given off in exchange (it must be a day off in the calendar).
-    swapped_with: date | None = None
+    swapped_with: _date | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -218,7 +219,7 @@ class CalendarSpec:
         payload = self.to_dict()
         if self.holidays_country:
             # A new python-holidays release may move a date, so it is part of the version.
-            payload["holidays_version"] = holidays.__version__
+            payload["holidays_version"] = getattr(holidays, "__version__", "")
         blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -79,12 +79,17 @@ def test_a_rolled_back_transition_issues_nothing(world, session):
     d = ok(submit(world.client, world["citizen"]), 201)
     actor = principal_for(session, world.users["clerk_a"].username)
     assert actor is not None
-    with pytest.raises(RuntimeError, match="after the transition"), unit_of_work():
-        services.transition(
-            session, d["id"], Action.RECEIVE, actor=actor, expected_version=None,
-            now=now(),
-        )  # fmt: skip
-        raise RuntimeError("something failed after the transition, in the same transaction")
+
+    def receive_then_fail() -> None:
+        with unit_of_work():
+            services.transition(
+                session, d["id"], Action.RECEIVE, actor=actor, expected_version=None,
+                now=now(),
+            )  # fmt: skip
+            raise RuntimeError("something failed after the transition, in the same transaction")
+
+    with pytest.raises(RuntimeError, match="after the transition"):
+        receive_then_fail()
     assert session.get(Dossier, d["id"]).state == State.SUBMITTED.value
     assert issued(session, d["id"]) == []
     # The next unit of work does not run what the rolled-back one had queued.

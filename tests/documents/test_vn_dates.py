@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
+from onestop.core.clock import VN_TZ
 from onestop.documents.render import (
-    VN_TZ,
     format_date_long,
     format_date_short,
     format_datetime_long,
