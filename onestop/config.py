@@ -37,6 +37,24 @@ DEFAULTS: dict[str, Default] = {
         30, "failed logins from one client (any account) before that client is throttled"
     ),
     "LOGIN_THROTTLE_WINDOW_MINUTES": Default(15, "window over which failed logins are counted"),
+    # Per-account progressive delays, never a lockout (docs/accounts.md, "Login throttling").
+    "LOGIN_ACCOUNT_FREE_FAILURES": Default(
+        10, "failed logins of one account (from anywhere) before unknown clients are slowed"
+    ),
+    "LOGIN_ACCOUNT_WINDOW_HOURS": Default(24, "window over which an account's failures count"),
+    "LOGIN_ACCOUNT_MAX_DELAY_SECONDS": Default(
+        900, "longest wait between two attempts on an account under attack (2, 4, 8 … seconds)"
+    ),
+    "LOGIN_MAX_FAILURES_PER_DEVICE": Default(
+        5, "failed logins from one known device (device token) before it is throttled"
+    ),
+    "LOGIN_DEVICE_TOKEN_DAYS": Default(180, "how long a device token marks a known device"),
+    "LOGIN_CAPTCHA_VERIFIER": Default(
+        None, "module:function checking a solved CAPTCHA instead of the account delay; unset: none"
+    ),
+    "REGISTRATION_RATE_LIMIT_PER_CLIENT_PER_HOUR": Default(
+        20, "account registrations per client address per hour (each one is an Argon2 hash)"
+    ),
     "PAGE_SIZE_MAX": Default(100, "largest page a list endpoint returns"),
     "MAX_CONTENT_LENGTH": Default(
         60 * 1024 * 1024, "largest request body in bytes, refused before it is read"

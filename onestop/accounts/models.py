@@ -67,15 +67,19 @@ class ApiToken(Base):
 
 
 class LoginFailure(Base):
-    """One failed login; counted per (account, client) and per client to throttle guessing."""
+    """One failed login; counted per (account, client), per client, per account and per known
+    device to throttle guessing (docs/accounts.md)."""
 
     __tablename__ = "login_failures"
     __table_args__ = (
         Index("ix_login_failures_username_client", "username", "client", "at"),
         Index("ix_login_failures_client", "client", "at"),
+        Index("ix_login_failures_username_at", "username", "at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(120))
     client: Mapped[str] = mapped_column(String(64))
+    # The known-device id the attempt came with (see accounts.services.device_token), if any.
+    device: Mapped[str | None] = mapped_column(String(32))
     at: Mapped[datetime]

@@ -18,6 +18,16 @@ PHONE = validate.Regexp(r"^\+?[0-9]{9,15}$", error="Số điện thoại không 
 class LoginSchema(Schema):
     username = fields.String(required=True, validate=validate.Length(min=1, max=120))
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
+    device_token = fields.String(
+        load_only=True,
+        validate=validate.Length(max=100),
+        metadata={"description": "the device_token of this client's last successful login"},
+    )
+    captcha = fields.String(
+        load_only=True,
+        validate=validate.Length(max=4096),
+        metadata={"description": "a solved challenge, when the deployment configures one"},
+    )
 
 
 class TokenSchema(Schema):
@@ -25,6 +35,10 @@ class TokenSchema(Schema):
     token_type = fields.String(required=True)
     expires_at = fields.AwareDateTime(required=True)
     user = fields.Nested(lambda: UserSchema(), required=True)
+    device_token = fields.String(
+        required=True,
+        metadata={"description": "send it back with the next login from this client"},
+    )
 
 
 class RegisterSchema(Schema):

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -194,9 +198,162 @@ class IssuedToken:
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
+    """How failed logins slow down further attempts (docs/accounts.md, "Login throttling").
+
+    ``per_account_client`` and ``per_client`` are hard limits over ``window`` on what one
+    client address may try; they never touch other clients. ``account_free_failures`` failures
+    of one account (from anywhere) within ``account_window`` switch the account to progressive
+    delays: from then on, clients that are not a known device of the account wait
+    ``2 ** (failures - account_free_failures + 1)`` seconds (at most ``account_max_delay``)
+    after the account's last failure, and then one attempt is let through for all of them.
+    A known device (one that logged in to the account before: see :func:`device_token`) skips
+    all of this and has its own limit, ``per_device`` failures over ``window``.
+    """
+
     per_account_client: int
     per_client: int
     window: timedelta
+    account_free_failures: int = 10
+    account_window: timedelta = timedelta(hours=24)
+    account_max_delay: int = 900
+    per_device: int = 5
+    device_days: int = 180
+
+
+THROTTLED_MESSAGE = "Đăng nhập sai quá nhiều lần; vui lòng thử lại sau ít phút."
+
+
+def throttled(retry_after: int, type: str = "auth.throttled") -> TooManyRequests:
+    return TooManyRequests(
+        THROTTLED_MESSAGE, type=type, headers={"Retry-After": str(max(1, retry_after))}
+    )
+
+
+# ---- known devices -----------------------------------------------------------------------------
+# A device token is handed out with every successful login and sent back with the next login
+# from the same browser or app. It proves that this client once knew the account's password, so
+# it is trusted past the account-wide delays an attacker's guesses cause (OWASP "Slow Down
+# Online Guessing Attacks with Device Cookies"). It is stateless: an HMAC of the username, a
+# random device id and the issue day, with a key derived from SECRET_KEY.
+
+DEVICE_TOKEN_MAX_LENGTH = 100
+
+
+def _device_mac(key: bytes, username: str, device: str, day: int) -> str:
+    msg = f"onestop-login-device|{username}|{device}|{day}".encode()
+    digest = hmac.new(key, msg, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")[:32]
+
+
+def device_token(key: bytes, username: str, device: str, *, now: datetime) -> str:
+    """The device token of ``device`` for ``username``, issued today."""
+    day = int(now.timestamp()) // 86_400
+    return f"{device}.{day}.{_device_mac(key, username, device, day)}"
+
+
+def known_device(
+    key: bytes, username: str, token: str | None, *, now: datetime, max_days: int
+) -> str | None:
+    """The device id carried by ``token`` if it is genuine, for ``username`` and recent enough;
+    else None (a forged, foreign or stale token is simply ignored, never an error)."""
+    if not token or len(token) > DEVICE_TOKEN_MAX_LENGTH:
+        return None
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[1].isdigit() or not 8 <= len(parts[0]) <= 32:
+        return None
+    device, day_text, mac = parts
+    day = int(day_text)
+    username = username.strip().lower()
+    if not hmac.compare_digest(mac, _device_mac(key, username, device, day)):
+        return None
+    age = int(now.timestamp()) // 86_400 - day
+    return device if 0 <= age <= max_days else None
+
+
+def new_device_id() -> str:
+    return secrets.token_urlsafe(12)  # 96 bits, 16 characters
+
+
+# ---- login -------------------------------------------------------------------------------------
+
+
+def _failures(session: Session, *conditions: Any) -> int:
+    return int(
+        session.scalar(select(func.count()).select_from(LoginFailure).where(*conditions)) or 0
+    )
+
+
+@dataclass(frozen=True)
+class AccountDelay:
+    """An account under progressive delays: unknown clients wait ``seconds`` after its last
+    failure, then one of them (all workers together) gets the next attempt."""
+
+    username: str
+    seconds: int
+    last_failure_at: datetime
+
+    def remaining(self, now: datetime) -> int:
+        """Whole seconds still to wait (0: an attempt may be claimed now)."""
+        left = (self.last_failure_at + timedelta(seconds=self.seconds) - now).total_seconds()
+        return max(0, math.ceil(left))
+
+    @property
+    def slot(self) -> str:
+        """The shared-store bucket of the one attempt allowed after this failure."""
+        stamp = int(self.last_failure_at.timestamp() * 1_000_000)
+        return f"login:account:{self.username}:{stamp}"
+
+
+def check_throttle(
+    session: Session,
+    username: str,
+    *,
+    client: str,
+    device: str | None,
+    now: datetime,
+    policy: ThrottlePolicy,
+) -> AccountDelay | None:
+    """Refuse (429) a login attempt over a hard limit; return the account's delay, which the
+    caller enforces for clients that are not known devices (see :class:`AccountDelay`).
+
+    Reads only: the caller claims the attempt in the shared rate-limit store, outside any unit
+    of work, so that attempts fired at once from many addresses still get one.
+    """
+    username = username.strip().lower()
+    since = now - policy.window
+    if device is not None:
+        # A known device answers only for its own mistakes: an attacker's guesses from
+        # anywhere, even from the same address, never slow the owner's own devices down.
+        used = _failures(
+            session,
+            LoginFailure.username == username,
+            LoginFailure.device == device,
+            LoginFailure.at > since,
+        )
+        if used >= policy.per_device:
+            raise throttled(int(policy.window.total_seconds()))
+        return None
+    pair = _failures(
+        session,
+        LoginFailure.username == username,
+        LoginFailure.client == client,
+        LoginFailure.at > since,
+    )
+    from_client = _failures(session, LoginFailure.client == client, LoginFailure.at > since)
+    if pair >= policy.per_account_client or from_client >= policy.per_client:
+        raise throttled(int(policy.window.total_seconds()))
+    count, last = session.execute(
+        select(func.count(), func.max(LoginFailure.at)).where(
+            LoginFailure.username == username, LoginFailure.at > now - policy.account_window
+        )
+    ).one()
+    if count < policy.account_free_failures or last is None:
+        return None
+    steps = count - policy.account_free_failures + 1
+    seconds = policy.account_max_delay if steps >= 30 else min(2**steps, policy.account_max_delay)
+    if last.tzinfo is None:  # SQLite hands aggregates back without the column's type
+        last = datetime.fromisoformat(str(last)).replace(tzinfo=UTC)
+    return AccountDelay(username=username, seconds=seconds, last_failure_at=last)
 
 
 def login(
@@ -207,38 +364,14 @@ def login(
     client: str,
     now: datetime,
     ttl: timedelta,
-    throttle: ThrottlePolicy,
+    device: str | None = None,
 ) -> IssuedToken:
-    """Check a password and issue a bearer token.
+    """Check a password and issue a bearer token; :func:`check_throttle` comes first.
 
-    Throttling counts failures per (account, client) and per client, never per account alone:
-    an attacker guessing a victim's password from their own machines slows only themselves,
-    and the victim still logs in from theirs (OWASP Authentication Cheat Sheet, "account
-    lockout" caveat).
+    Throttling never locks an account (OWASP Authentication Cheat Sheet, "account lockout"
+    caveat; NIST SP 800-63B §5.2.2): see :class:`ThrottlePolicy`.
     """
     username = username.strip().lower()
-    since = now - throttle.window
-    pair = session.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(
-            LoginFailure.username == username,
-            LoginFailure.client == client,
-            LoginFailure.at > since,
-        )
-    )
-    from_client = session.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(LoginFailure.client == client, LoginFailure.at > since)
-    )
-    if (pair or 0) >= throttle.per_account_client or (from_client or 0) >= throttle.per_client:
-        retry = int(throttle.window.total_seconds())
-        raise TooManyRequests(
-            "Đăng nhập sai quá nhiều lần; vui lòng thử lại sau ít phút.",
-            type="auth.throttled",
-            headers={"Retry-After": str(retry)},
-        )
     user = session.scalar(select(User).where(User.username == username))
     ok = _verify(user.password_hash if user else None, password)
     if not ok or user is None or not user.is_active:
@@ -251,6 +384,12 @@ def login(
     session.execute(
         delete(LoginFailure).where(LoginFailure.username == username, LoginFailure.client == client)
     )
+    if device is not None:
+        session.execute(
+            delete(LoginFailure).where(
+                LoginFailure.username == username, LoginFailure.device == device
+            )
+        )
     token = secrets.token_urlsafe(32)  # 256 bits from the OS CSPRNG
     row = ApiToken(
         user_id=user.id, token_hash=token_digest(token), created_at=now, expires_at=now + ttl
@@ -268,8 +407,14 @@ def login(
     return IssuedToken(token=token, expires_at=row.expires_at, user=user)
 
 
-def record_login_failure(session: Session, username: str, *, client: str, now: datetime) -> None:
-    session.add(LoginFailure(username=username.strip().lower()[:120], client=client[:64], at=now))
+def record_login_failure(
+    session: Session, username: str, *, client: str, now: datetime, device: str | None = None
+) -> None:
+    session.add(
+        LoginFailure(
+            username=username.strip().lower()[:120], client=client[:64], device=device, at=now
+        )
+    )
     session.flush()
 
 
