@@ -55,6 +55,18 @@ DEFAULTS: dict[str, Default] = {
     "REGISTRATION_RATE_LIMIT_PER_CLIENT_PER_HOUR": Default(
         20, "account registrations per client address per hour (each one is an Argon2 hash)"
     ),
+    "DOSSIER_SUBMIT_RATE_LIMIT_PER_ACCOUNT_PER_HOUR": Default(
+        10, "online submissions per citizen account per hour"
+    ),
+    "DOSSIER_SUBMIT_RATE_LIMIT_PER_CLIENT_PER_HOUR": Default(
+        60, "online submissions per client address per hour (all citizens behind it)"
+    ),
+    "DOSSIER_MAX_OPEN_SUBMITTED_PER_CITIZEN": Default(
+        5, "dossiers a citizen may have submitted and not yet received by a desk"
+    ),
+    "UPLOAD_MAX_CITIZEN_BYTES_PER_DAY": Default(
+        200 * 1024 * 1024, "bytes a citizen may upload in 24 hours, replaced files included"
+    ),
     "PAGE_SIZE_MAX": Default(100, "largest page a list endpoint returns"),
     "MAX_CONTENT_LENGTH": Default(
         60 * 1024 * 1024, "largest request body in bytes, refused before it is read"

@@ -157,6 +157,17 @@ def add_users(users: list[tuple[str, str, str, tuple[str, ...]]], password: str)
     return seed
 
 
+# Tests that stand for many citizens submitting at once all come from the loopback address and
+# submit far more than a person would: they raise the submission limits, which would otherwise
+# measure themselves rather than the behaviour under test (tests/dossiers/test_limits.py
+# covers the limits).
+MANY_CITIZENS_ENV = {
+    "ONESTOP_DOSSIER_SUBMIT_RATE_LIMIT_PER_ACCOUNT_PER_HOUR": "100000",
+    "ONESTOP_DOSSIER_SUBMIT_RATE_LIMIT_PER_CLIENT_PER_HOUR": "100000",
+    "ONESTOP_DOSSIER_MAX_OPEN_SUBMITTED_PER_CITIZEN": "100000",
+}
+
+
 def start_server(
     url: str,
     log_dir: Path,

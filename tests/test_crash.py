@@ -35,6 +35,7 @@ from onestop.demo import DEMO_PASSWORD
 from onestop.dossiers.models import CodeSequence, Dossier, DossierEvent
 from tests.dbutil import backend, fresh_database
 from tests.servers import (
+    MANY_CITIZENS_ENV,
     Reply,
     Server,
     add_users,
@@ -270,7 +271,7 @@ def test_kill_9_mid_burst_loses_nothing_acknowledged_and_retries_make_no_duplica
     the others exist exactly once, and the database holds no half-written dossier."""
     with fresh_database(tmp_path, "crash") as url:
         prepare_database(url, add_users(USERS, DEMO_PASSWORD))
-        server = start_server(url, tmp_path, workers=4)
+        server = start_server(url, tmp_path, workers=4, env=MANY_CITIZENS_ENV)
         try:
             for u in CITIZENS + CLERKS:
                 server.login(u, DEMO_PASSWORD)
@@ -307,7 +308,7 @@ def test_kill_9_mid_burst_loses_nothing_acknowledged_and_retries_make_no_duplica
         attempts = burst.attempts
         acked_before = [a for a in attempts if a.acked]
         unacked = [a for a in attempts if not a.acked]
-        restarted = start_server(url, tmp_path, workers=4)
+        restarted = start_server(url, tmp_path, workers=4, env=MANY_CITIZENS_ENV)
         try:
             with ThreadPoolExecutor(8) as pool:
                 replies = list(pool.map(lambda a: post_submission(restarted, a), attempts))

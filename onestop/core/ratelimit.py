@@ -14,20 +14,25 @@ Backends:
   ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` (PostgreSQL, and SQLite ≥ 3.35) in a short
   transaction of its own; expired rows are purged when a bucket opens a new window.
 
+Views count hits with :func:`enforce` before their unit of work begins (a hit is a short
+transaction of its own, which on SQLite must not wait behind the request's own write lock), or
+with the :func:`limited` decorator where another decorator owns the unit of work.
+
 When the shared store cannot be reached the limiter fails closed (503): an unlimited public
 endpoint is what the limit exists to prevent (ASVS 5.0 V16.5.3).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import Index, Integer, String, delete
@@ -35,6 +40,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from onestop.core import clock
 from onestop.core.db import Base, Database, begin_write
 from onestop.core.errors import DomainError, TooManyRequests
 
@@ -243,3 +249,26 @@ def enforce(
             raise TooManyRequests(
                 message, type=type, headers={"Retry-After": str(outcome.retry_after)}
             )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def limited(
+    limits: Callable[[], Sequence[Limit]], *, message: str | None = None, type: str = "rate_limited"
+) -> Callable[[F], F]:
+    """Enforce ``limits()`` before the view runs: put it below ``@access…`` (``limits`` may use
+    the principal) and above ``@idempotent`` or ``@transactional``, so that the hits are
+    counted before the request's unit of work begins. ``limits`` may return no limit at all."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            chosen = limits()
+            if chosen:
+                enforce(chosen, now=clock.now(), message=message, type=type)
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorator

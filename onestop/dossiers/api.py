@@ -9,15 +9,16 @@ from sqlalchemy import select
 
 from onestop.accounts.models import User
 from onestop.agencies.models import Agency
-from onestop.core import audit
-from onestop.core.access import Principal, Role, access, require_principal
+from onestop.core import audit, ratelimit
+from onestop.core.access import Principal, Role, access, client_address, require_principal
 from onestop.core.clock import now
 from onestop.core.errors import PreconditionRequired, request_id
 from onestop.core.idempotency import idempotent
 from onestop.core.pagination import paginate
+from onestop.core.ratelimit import client_bucket
 from onestop.core.text import fold
 from onestop.core.tx import unit_of_work
-from onestop.dossiers import presenters, services
+from onestop.dossiers import presenters, quotas, services
 from onestop.dossiers.models import Dossier, DossierEvent, Handover
 from onestop.dossiers.schemas import (
     DossierCreateSchema,
@@ -69,22 +70,61 @@ def _with_etag(d: Dossier, body: dict[str, Any], status: int = 200) -> Reply:
     return body, status, {"ETag": services.etag(d)}
 
 
+def _submission_limits() -> list[ratelimit.Limit]:
+    """Online submissions per citizen account and per client address, per hour. Staff entering
+    paper dossiers at the desk are not limited: they work from a few shared addresses."""
+    actor = require_principal()
+    if actor.role != Role.CITIZEN:
+        return []
+    cfg = current_app.config
+    return [
+        ratelimit.Limit(
+            f"dossiers:submit:account:{actor.user_id}",
+            int(cfg["DOSSIER_SUBMIT_RATE_LIMIT_PER_ACCOUNT_PER_HOUR"]),
+            window_seconds=3600,
+        ),
+        ratelimit.Limit(
+            f"dossiers:submit:client:{client_bucket(client_address())}",
+            int(cfg["DOSSIER_SUBMIT_RATE_LIMIT_PER_CLIENT_PER_HOUR"]),
+            window_seconds=3600,
+        ),
+    ]
+
+
 @blp.route("", methods=["POST"])
 @access.authenticated
+@blp.arguments(DossierCreateSchema)
+# Counted once the body is well-formed (a citizen correcting a typo spends nothing) and before
+# the unit of work that @idempotent opens.
+@ratelimit.limited(
+    _submission_limits,
+    message="Quá nhiều hồ sơ được nộp trong thời gian ngắn; vui lòng thử lại sau.",
+    type="dossier.rate_limited",
+)
 @idempotent(required=True)
 @blp.doc(parameters=[_header("Idempotency-Key", True, IDEMPOTENCY_KEY_DOC, maxLength=100)])
-@blp.arguments(DossierCreateSchema)
 @blp.response(201, DossierSchema)
 @blp.alt_response(400, description="Idempotency-Key missing")
 @blp.alt_response(403, description="Outside the clerk's agencies")
-@blp.alt_response(422, description="Invalid data, procedure not offered here, key reused")
+@blp.alt_response(
+    422, description="Invalid data, procedure not offered here, key reused, too many waiting"
+)
+@blp.alt_response(429, description="Too many submissions from this account or client")
 def create_dossier(data: dict[str, Any]) -> Reply:
     """Submit a dossier: a citizen online, or a clerk for a dossier brought to the desk or by post.
 
     Requires an `Idempotency-Key` header: retrying with the same key and body returns the first
     response; the same key with another body is refused.
+
+    A citizen submits at most `DOSSIER_SUBMIT_RATE_LIMIT_PER_ACCOUNT_PER_HOUR` dossiers an hour
+    (and a client address `DOSSIER_SUBMIT_RATE_LIMIT_PER_CLIENT_PER_HOUR`), 429 with
+    `Retry-After` beyond; and while `DOSSIER_MAX_OPEN_SUBMITTED_PER_CITIZEN` of theirs wait to be
+    received, a new one is refused (422 `dossier.too_many_open`).
     """
     actor = require_principal()
+    quotas.check_open_submissions(
+        db.session, actor, limit=int(current_app.config["DOSSIER_MAX_OPEN_SUBMITTED_PER_CITIZEN"])
+    )
     applicant = services.Applicant(**data.pop("applicant"))
     d = services.submit(
         db.session,

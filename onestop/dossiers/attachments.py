@@ -14,10 +14,11 @@ time, the limits and the store as keyword arguments.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from onestop.core import audit
 from onestop.core.access import Principal, Role
 from onestop.core.db import Base
-from onestop.core.errors import Conflict, DomainError, NotFound, RuleViolation
+from onestop.core.errors import Conflict, DomainError, NotFound, RuleViolation, TooManyRequests
 from onestop.dossiers import procedures
 from onestop.dossiers.models import Dossier
 from onestop.dossiers.services import get_dossier, scope
@@ -53,6 +54,7 @@ EXTRA_SLOTS: dict[str, str] = {
 # intake and while a supplement is requested (Decree 61/2018 art. 19(2)); afterwards the
 # documents are the record the desk received.
 CITIZEN_UPLOAD_STATES = frozenset({State.SUBMITTED, State.SUPPLEMENT_REQUESTED})
+CITIZEN_BUDGET_WINDOW = timedelta(hours=24)
 
 DISPLAY_NAME_MAX = 200
 # Markers of HTML a browser would sniff in the first bytes of a response (the WHATWG MIME
@@ -102,6 +104,8 @@ class DossierFile(Base):
         ),
         # Garbage collection asks whether any row still refers to a blob.
         Index("ix_dossier_files_sha256", "sha256"),
+        # The citizen's 24-hour upload budget sums their recent uploads.
+        Index("ix_dossier_files_uploaded_by_id_uploaded_at", "uploaded_by_id", "uploaded_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,6 +128,8 @@ class Limits:
 
     max_file_bytes: int
     max_dossier_bytes: int
+    # What one citizen may upload in 24 hours, replaced files included (they stay stored).
+    max_citizen_bytes_per_day: int | None = None
 
 
 # ---- rules on content --------------------------------------------------------------------------
@@ -244,6 +250,43 @@ def room_for(session: Session, d: Dossier, slot: str, limits: Limits) -> int:
     return max(0, min(limits.max_file_bytes, limits.max_dossier_bytes - int(others or 0)))
 
 
+def check_citizen_budget(
+    session: Session, actor: Principal, size: int, *, now: datetime, limits: Limits
+) -> None:
+    """Refuse (429 with ``Retry-After``) a citizen's upload of ``size`` bytes that would take
+    their uploads of the last 24 hours over ``limits.max_citizen_bytes_per_day``.
+
+    The per-dossier limit counts current files only; this one counts every byte stored for the
+    citizen, so neither many dossiers nor replacing a file again and again can fill the store.
+    """
+    cap = limits.max_citizen_bytes_per_day
+    if actor.role != Role.CITIZEN or cap is None:
+        return
+    since = now - CITIZEN_BUDGET_WINDOW
+    recent = session.execute(
+        select(DossierFile.uploaded_at, DossierFile.size_bytes)
+        .where(DossierFile.uploaded_by_id == actor.user_id, DossierFile.uploaded_at > since)
+        .order_by(DossierFile.uploaded_at)
+    ).all()
+    used = sum(row.size_bytes for row in recent)
+    if used + size <= cap:
+        return
+    # Wait until enough of the oldest uploads leave the window (a day if one file is over).
+    free_at = now + CITIZEN_BUDGET_WINDOW
+    for row in recent:
+        used -= row.size_bytes
+        if used + size <= cap:
+            free_at = row.uploaded_at + CITIZEN_BUDGET_WINDOW
+            break
+    retry = max(1, math.ceil((free_at - now).total_seconds()))
+    raise TooManyRequests(
+        f"Mỗi tài khoản công dân tải lên tối đa {_size_text(cap)} trong 24 giờ; "
+        "vui lòng thử lại sau.",
+        type="file.citizen_quota",
+        headers={"Retry-After": str(retry)},
+    )
+
+
 def too_large(size: int, room: int, limits: Limits) -> FileTooLarge:
     """The 413 for a file of ``size`` bytes where only ``room`` is left."""
     if size > limits.max_file_bytes:
@@ -302,11 +345,9 @@ def attach(
     if blob.size > room:
         raise too_large(blob.size, room, limits)
     previous = current_file(session, d.id, slot)
-    if (
-        previous is not None
-        and previous.sha256 == blob.sha256
-        and previous.display_name == display_name
-    ):
+    if not _unchanged(previous, blob, display_name):
+        check_citizen_budget(session, actor, blob.size, now=now, limits=limits)
+    if _unchanged(previous, blob, display_name):
         return previous, False
     if previous is not None:
         previous.superseded_at = now
@@ -343,6 +384,14 @@ def attach(
         },
     )
     return f, True
+
+
+def _unchanged(previous: DossierFile | None, blob: StoredBlob, display_name: str) -> bool:
+    return (
+        previous is not None
+        and previous.sha256 == blob.sha256
+        and previous.display_name == display_name
+    )
 
 
 def store(storage: Storage, data: bytes) -> StoredBlob:

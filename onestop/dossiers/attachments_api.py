@@ -76,7 +76,11 @@ class FileSchema(Schema):
 
 def limits() -> Limits:
     cfg = current_app.config
-    return Limits(int(cfg["UPLOAD_MAX_FILE_BYTES"]), int(cfg["UPLOAD_MAX_DOSSIER_BYTES"]))
+    return Limits(
+        int(cfg["UPLOAD_MAX_FILE_BYTES"]),
+        int(cfg["UPLOAD_MAX_DOSSIER_BYTES"]),
+        int(cfg["UPLOAD_MAX_CITIZEN_BYTES_PER_DAY"]),
+    )
 
 
 def present(f: DossierFile, slots: dict[str, str]) -> dict[str, Any]:
@@ -140,6 +144,7 @@ def _read_body(limit: int, room_error: svc.FileTooLarge) -> bytes:
 @blp.alt_response(413, description="The file, or the dossier's total, is over the limit")
 @blp.alt_response(415, description="Not a PDF, JPEG or PNG by its bytes, or an HTML polyglot")
 @blp.alt_response(422, description="Unknown slot, or an empty file")
+@blp.alt_response(429, description="The citizen's 24-hour upload allowance is used up")
 @blp.alt_response(503, description="The document store is unavailable; nothing was recorded")
 def upload_file(
     _args: dict[str, Any], dossier_id: int, slot: str
@@ -158,7 +163,9 @@ def upload_file(
     nothing, so retrying is safe. Citizens upload while the dossier is submitted or a supplement
     is requested; clerks and managers of the agency in any state until it is closed.
     Limits: `UPLOAD_MAX_FILE_BYTES` per file, `UPLOAD_MAX_DOSSIER_BYTES` per dossier (current
-    files); a larger `Content-Length` is refused before the body is read.
+    files); a larger `Content-Length` is refused before the body is read. A citizen uploads at
+    most `UPLOAD_MAX_CITIZEN_BYTES_PER_DAY` in 24 hours, replaced files included (429 with
+    `Retry-After` beyond it).
     """
     actor = require_principal()
     session = db.session
@@ -175,6 +182,11 @@ def upload_file(
     size = request.content_length
     if size is not None and size > room:
         raise svc.too_large(size, room, lim)  # refused before a byte of the body is read
+    current = svc.current_file(session, d.id, slot)
+    if size is not None and (current is None or current.size_bytes != size):
+        # Before the body is read; a file of the current one's size may be that file sent
+        # again (a retry), which costs nothing: attach() decides once the bytes are known.
+        svc.check_citizen_budget(session, actor, size, now=now(), limits=lim)
     # End the read transaction: a slow client must not hold a database snapshot (or, on
     # SQLite, delay a checkpoint) while its body trickles in.
     session.rollback()

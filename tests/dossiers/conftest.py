@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.dossiers.helpers import World, make_world
+from tests.lookup.conftest import limiter  # noqa: F401 - a fixture, used by name
 
 
 @pytest.fixture

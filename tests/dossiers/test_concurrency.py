@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from onestop.demo import DEMO_PASSWORD
-from tests.servers import Reply, Server, add_users, running_server
+from tests.servers import MANY_CITIZENS_ENV, Reply, Server, add_users, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,10 @@ USERS = [
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with running_server(
-        tmp_path_factory.mktemp("gunicorn"), seed=add_users(USERS, DEMO_PASSWORD), workers=4
+        tmp_path_factory.mktemp("gunicorn"),
+        seed=add_users(USERS, DEMO_PASSWORD),
+        workers=4,
+        env=MANY_CITIZENS_ENV,
     ) as srv:
         yield srv
         # Nothing unexpected reached the log (tracebacks, "database is locked").

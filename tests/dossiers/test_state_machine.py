@@ -138,9 +138,16 @@ def body_for(action: Action, model: Model, assignee: str, unit: str) -> dict[str
     return {}
 
 
-def test_lifecycle_state_machine(world, frozen_clock, session):
+def test_lifecycle_state_machine(app, world, frozen_clock, session):
     """Only table edges happen; version +1 per accepted transition; one ledger entry and one
     audit event per transition; the clock paused exactly while waiting for the citizen."""
+    # Every example is one more submission by the same citizen in the same database: the
+    # per-citizen limits (tests/dossiers/test_limits.py) would end the walk, not the machine.
+    app.config.update(
+        DOSSIER_SUBMIT_RATE_LIMIT_PER_ACCOUNT_PER_HOUR=100_000,
+        DOSSIER_SUBMIT_RATE_LIMIT_PER_CLIENT_PER_HOUR=100_000,
+        DOSSIER_MAX_OPEN_SUBMITTED_PER_CITIZEN=100_000,
+    )
     client = world.client
     assignee = world.users["clerk_a2"].username
     stats: Counter[str] = Counter()
