@@ -41,4 +41,5 @@ def load_from_config(app: Any) -> None:
 
 
 def verifier_of(app: Any) -> CaptchaVerifier | None:
-    return app.extensions.get(EXTENSION_KEY)
+    verifier: CaptchaVerifier | None = app.extensions.get(EXTENSION_KEY)
+    return verifier
