@@ -345,10 +345,9 @@ def attach(
     if blob.size > room:
         raise too_large(blob.size, room, limits)
     previous = current_file(session, d.id, slot)
-    if not _unchanged(previous, blob, display_name):
-        check_citizen_budget(session, actor, blob.size, now=now, limits=limits)
-    if _unchanged(previous, blob, display_name):
+    if previous is not None and _unchanged(previous, blob, display_name):
         return previous, False
+    check_citizen_budget(session, actor, blob.size, now=now, limits=limits)
     if previous is not None:
         previous.superseded_at = now
         session.flush()  # free the slot before the new row takes it (unique partial index)
@@ -386,12 +385,8 @@ def attach(
     return f, True
 
 
-def _unchanged(previous: DossierFile | None, blob: StoredBlob, display_name: str) -> bool:
-    return (
-        previous is not None
-        and previous.sha256 == blob.sha256
-        and previous.display_name == display_name
-    )
+def _unchanged(previous: DossierFile, blob: StoredBlob, display_name: str) -> bool:
+    return previous.sha256 == blob.sha256 and previous.display_name == display_name
 
 
 def store(storage: Storage, data: bytes) -> StoredBlob:
