@@ -9,6 +9,8 @@ from typing import Any
 
 from flask import Flask
 
+from onestop.core.audit import DEV_AUDIT_KEYS, MIN_KEY_LENGTH, parse_keys
+
 # The development key is only accepted when ENV is "development" or TESTING is on; any other
 # deployment must set ONESTOP_SECRET_KEY (ASVS 5.0 V13: no default secrets in production).
 DEV_SECRET_KEY = "dev-only-not-secret"  # noqa: S105 - refused outside development
@@ -96,6 +98,16 @@ DEFAULTS: dict[str, Default] = {
     "DOCUMENT_VERIFY_RATE_LIMIT_PER_MINUTE": Default(
         30, "public document verifications per client per minute"
     ),
+    "AUDIT_KEYS": Default(
+        None,
+        "audit-chain HMAC keys, 'id:secret' separated by commas, the first signs new events;"
+        " required outside development and tests (docs/security.md)",
+    ),
+    "AUDIT_CHECKPOINT_FILE": Default(
+        None,
+        "append-only file of audit stream heads, outside the database;"
+        " default: instance/audit-checkpoints.jsonl",
+    ),
     "TRUST_PROXY_HOPS": Default(
         0, "number of reverse proxies whose X-Forwarded-For is trusted for the client address"
     ),
@@ -135,6 +147,8 @@ def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["DATABASE_URL"] = f"sqlite:///{instance / 'onestop.sqlite3'}"
     if not app.config["STORAGE_DIR"]:
         app.config["STORAGE_DIR"] = str(instance / "storage")
+    if not app.config["AUDIT_CHECKPOINT_FILE"]:
+        app.config["AUDIT_CHECKPOINT_FILE"] = str(instance / "audit-checkpoints.jsonl")
     if not app.config["PROCEDURES_DIR"]:
         app.config["PROCEDURES_DIR"] = str(Path(app.root_path).parent / "procedures")
     validate_config(app)
@@ -153,6 +167,7 @@ def validate_config(app: Flask) -> None:
         cfg["SECRET_KEY"] = DEV_SECRET_KEY
     elif cfg["SECRET_KEY"] == DEV_SECRET_KEY and not relaxed:
         raise ConfigError("ONESTOP_SECRET_KEY is the development key; set a real one.")
+    _validate_audit_keys(cfg, relaxed=bool(relaxed))
     if cfg["ENV"] not in {"development", "production"}:
         raise ConfigError(f"ONESTOP_ENV must be development or production, not {cfg['ENV']!r}")
     url = str(cfg["DATABASE_URL"])
@@ -163,3 +178,30 @@ def validate_config(app: Flask) -> None:
     for key in ("TOKEN_TTL_HOURS", "PAGE_SIZE_MAX", "UPLOAD_MAX_FILE_BYTES"):
         if int(cfg[key]) <= 0:
             raise ConfigError(f"ONESTOP_{key} must be positive")
+
+
+def _validate_audit_keys(cfg: Any, *, relaxed: bool) -> None:
+    """The audit chain's keys, like the secret key: a development default, refused elsewhere
+    (docs/security.md, "Audit trail")."""
+    if not cfg.get("AUDIT_KEYS"):
+        if not relaxed:
+            raise ConfigError(
+                "ONESTOP_AUDIT_KEYS is not set. Set it to 'id:secret' with a long random secret "
+                "(python -c \"import secrets; print('a1:' + secrets.token_urlsafe(48))\"), "
+                "or set ONESTOP_ENV=development on a development machine."
+            )
+        cfg["AUDIT_KEYS"] = DEV_AUDIT_KEYS
+    try:
+        ring = parse_keys(str(cfg["AUDIT_KEYS"]))
+    except ValueError as exc:
+        raise ConfigError(f"ONESTOP_AUDIT_KEYS is not valid: {exc}") from exc
+    if relaxed:
+        return
+    dev = parse_keys(DEV_AUDIT_KEYS)
+    for key_id, secret in ring.keys.items():
+        if secret in dev.keys.values():
+            raise ConfigError("ONESTOP_AUDIT_KEYS holds the development key; set a real one.")
+        if len(secret) < MIN_KEY_LENGTH:
+            raise ConfigError(
+                f"ONESTOP_AUDIT_KEYS: key {key_id!r} is shorter than {MIN_KEY_LENGTH} characters"
+            )

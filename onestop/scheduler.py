@@ -23,6 +23,7 @@ from onestop.core.scheduling import (
     run_job,
     slot,
 )
+from onestop.core import audit
 from onestop.core.scheduling import serve as _serve
 from onestop.documents import jobs as documents_jobs
 from onestop.dossiers import jobs as dossiers_jobs
@@ -42,7 +43,7 @@ __all__ = [
 ]
 
 # The job table. Every job is safe to run twice (it works from the current database state).
-JOBS: dict[str, Job] = collect(dossiers_jobs.JOBS, documents_jobs.JOBS)
+JOBS: dict[str, Job] = collect(dossiers_jobs.JOBS, documents_jobs.JOBS, audit.JOBS)
 
 
 def serve(app: Any, *, stop: threading.Event | None = None) -> None:  # pragma: no cover - loop

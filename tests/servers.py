@@ -184,6 +184,7 @@ def start_server(
         **os.environ,
         "ONESTOP_DATABASE_URL": url,
         "ONESTOP_SECRET_KEY": secrets.token_urlsafe(48),
+        "ONESTOP_AUDIT_KEYS": "t1:" + secrets.token_urlsafe(48),
         "ONESTOP_STORAGE_DIR": str(log_dir / "storage"),
         **(env or {}),
     }

@@ -30,6 +30,7 @@ def test_production_refuses_the_development_key(monkeypatch, tmp_path):
 
 def test_environment_overrides_are_typed(monkeypatch, tmp_path):
     monkeypatch.setenv("ONESTOP_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("ONESTOP_AUDIT_KEYS", "a1:" + "k" * 40)
     monkeypatch.setenv("ONESTOP_TOKEN_TTL_HOURS", "3")
     monkeypatch.setenv("ONESTOP_DATABASE_URL", f"sqlite:///{tmp_path}/x.db")
     app = create_app()
@@ -39,12 +40,14 @@ def test_environment_overrides_are_typed(monkeypatch, tmp_path):
 
 def test_unknown_database_scheme_is_named_in_the_error(monkeypatch):
     monkeypatch.setenv("ONESTOP_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("ONESTOP_AUDIT_KEYS", "a1:" + "k" * 40)
     with pytest.raises(ConfigError, match="ONESTOP_DATABASE_URL"):
         create_app({"DATABASE_URL": "mysql://x/y"})
 
 
 def test_default_database_is_sqlite_in_the_instance_folder(monkeypatch):
     monkeypatch.setenv("ONESTOP_SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("ONESTOP_AUDIT_KEYS", "a1:" + "k" * 40)
     monkeypatch.delenv("ONESTOP_DATABASE_URL", raising=False)
     app = create_app()
     assert app.config["DATABASE_URL"] == f"sqlite:///{app.instance_path}/onestop.sqlite3"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 from flask.cli import AppGroup
@@ -48,19 +49,71 @@ def register(group: AppGroup) -> None:
     group.add_command(audit_group)
 
     @audit_group.command("verify")
-    def verify_cmd() -> None:
-        """Walk every hash chain; exit 1 and list the broken links if any row was edited or
-        removed."""
-        from sqlalchemy import func, select
-
-        from onestop.core.audit import AuditEvent, verify
+    @click.option(
+        "--against",
+        "against",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="A checkpoint file: also report tail events and whole streams deleted since.",
+    )
+    def verify_cmd(against: Path | None) -> None:
+        """Walk every chain and check every keyed MAC and append-only trigger; with --against,
+        compare the heads with a checkpoint file. Exit 1 and list the problems if any."""
+        from onestop.core.audit import VerifyReport, keyring_for, read_checkpoints, verify
         from onestop.core.extensions import db
 
-        problems = list(verify(db.session))
-        for p in problems:
-            click.echo(f"{p.stream} #{p.seq}: {p.problem}", err=True)
-        total = db.session.scalar(select(func.count()).select_from(AuditEvent))
+        ring = keyring_for()
+        problems: list[str] = []
+        expected = None
+        if against is not None:
+            checkpoints = read_checkpoints(against, keyring=ring)
+            problems += [f"{against}: {p}" for p in checkpoints.problems]
+            expected = checkpoints.heads
+        report = VerifyReport()
+        problems += [
+            f"{p.stream} #{p.seq}: {p.problem}"
+            for p in verify(db.session, keyring=ring, expected=expected, report=report)
+        ]
+        for line in problems:
+            click.echo(line, err=True)
         if problems:
-            click.echo(f"{len(problems)} lỗi trong {total} sự kiện nhật ký.", err=True)
+            click.echo(f"{len(problems)} lỗi trong {report.events} sự kiện nhật ký.", err=True)
             sys.exit(1)
-        click.echo(f"Nhật ký toàn vẹn: {total} sự kiện, không có liên kết nào bị phá vỡ.")
+        if report.unsealed_streams:
+            click.echo(
+                f"Chú ý: {report.unsealed_streams} luồng còn kết thúc bằng sự kiện cũ không có "
+                "khóa; chạy `flask onestop audit checkpoint` để niêm phong.",
+                err=True,
+            )
+        against_note = f", khớp điểm kiểm tra {against}" if against is not None else ""
+        click.echo(
+            f"Nhật ký toàn vẹn: {report.events} sự kiện trong {report.streams} luồng, "
+            f"không có liên kết nào bị phá vỡ{against_note}."
+        )
+
+    @audit_group.command("checkpoint")
+    @click.option(
+        "--file",
+        "path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Append to this file instead of ONESTOP_AUDIT_CHECKPOINT_FILE.",
+    )
+    def checkpoint_cmd(path: Path | None) -> None:
+        """Seal legacy streams, append the head of every changed stream to the checkpoint file
+        and print the line (send it to a log sink the database user cannot write)."""
+        import json
+
+        from onestop.core.audit import checkpoint_path, seal_legacy, write_checkpoint
+        from onestop.core.clock import now
+        from onestop.core.tx import unit_of_work
+        from onestop.core.extensions import db
+
+        target = path or checkpoint_path()
+        with unit_of_work():
+            sealed = seal_legacy(db.session, now=now())
+        if sealed:
+            click.echo(f"Đã niêm phong {sealed} luồng còn sự kiện cũ không có khóa.", err=True)
+        with unit_of_work():  # a fresh read: only committed heads go into the file
+            entry = write_checkpoint(db.session, target, now=now())
+        click.echo(json.dumps(entry, ensure_ascii=False, separators=(",", ":")))
