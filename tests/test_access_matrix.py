@@ -2,7 +2,7 @@
 
 Adding a route means adding a row to ``MATRIX``; a route without one fails here. Object scope
 (a citizen's own dossier, a clerk's own agency) is checked per feature; this file checks the
-route-level policy for every identity of SECURITY.md: anonymous, two citizens, clerks of two
+route-level policy for every identity of docs/security.md: anonymous, two citizens, clerks of two
 agencies, a manager and an administrator.
 """
 

@@ -1,7 +1,7 @@
 """Crash test: ``kill -9`` of gunicorn (master and workers) in the middle of a burst of
 submissions and receptions, a restart on the same database, and the clients' retries.
 
-The promise of ``Idempotency-Key`` (SECURITY.md decision 3) and of one transaction per unit of
+The promise of ``Idempotency-Key`` (docs/security.md decision 3) and of one transaction per unit of
 work: a submission that was acknowledged is never lost, one that was not can be retried with
 the same key and exists exactly once afterwards, and nothing is ever half-written (a dossier
 without its ledger entry or audit event, a reception without its code, clock start or due

@@ -6,7 +6,7 @@ body) as an anonymous caller, a citizen, a clerk of agency A and an administrato
 database of its own holding real data (the demo agencies, the catalogue, a few dossiers in
 several states, an uploaded file, an issued receipt). Path parameters are drawn half the time
 from the identifiers of those real objects so that the fuzzer reaches past the 404s. The bar
-(SECURITY.md, "Tests that prove it"): no 5xx, and every response as the OpenAPI document says
+(docs/security.md, "Tests that prove it"): no 5xx, and every response as the OpenAPI document says
 (status code, content type, headers, body schema).
 
 Examples are derandomized, so a CI run is reproducible; ``tests/bench/fuzz.py`` runs the same
@@ -267,7 +267,7 @@ def fuzz_operation(
         if label.endswith("/disable") and user_id in target.protected_user_ids:
             return
         sent = dict(headers)
-        # Submissions need an Idempotency-Key (SECURITY.md decision 3); without one every
+        # Submissions need an Idempotency-Key (docs/security.md decision 3); without one every
         # POST /dossiers would stop at the 400 and the fuzzer would never reach the services.
         if operation.method.upper() == "POST":
             key = data.draw(IDEMPOTENCY_KEYS, label="Idempotency-Key")

@@ -16,7 +16,7 @@ depends_on = None
 
 
 def append_only(table: str) -> None:
-    """Make ``table`` refuse UPDATE and DELETE at the database level (SECURITY.md decision 4)."""
+    """Make ``table`` refuse UPDATE and DELETE at the database level (docs/security.md decision 4)."""
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             f"""CREATE OR REPLACE FUNCTION refuse_change_{table}() RETURNS trigger

@@ -60,7 +60,7 @@ class AgencyWorkingHours(Base):
 
     ``periods`` holds ``{"weekly": [[HH:MM-HH:MM, ...] × 7 (Monday first)], "makeup": [...]}``.
     Agencies without a row in force use their parent's hours, and so on up to the national
-    hours (DOMAIN.md §3: working hours are set locally).
+    hours (docs/domain.md §3: working hours are set locally).
     """
 
     __tablename__ = "agency_working_hours"

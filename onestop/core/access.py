@@ -2,7 +2,7 @@
 
 A route without a declared policy is a bug; ``tests/test_access_matrix.py`` walks the URL map
 and fails on any. Scoping *which objects* a principal may touch is done in the queries of each
-feature (SECURITY.md decision 1); this module only answers "may this kind of caller be here".
+feature (docs/security.md decision 1); this module only answers "may this kind of caller be here".
 """
 
 from __future__ import annotations

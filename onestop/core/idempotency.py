@@ -1,4 +1,4 @@
-"""``Idempotency-Key`` for creating and transitioning POSTs (SECURITY.md decision 3).
+"""``Idempotency-Key`` for creating and transitioning POSTs (docs/security.md decision 3).
 
 Stripe's semantics: the same key with the same body replays the first response; the same key
 with another body is a 422; no key where one is required is a 400. The record is written in

@@ -3,7 +3,7 @@
 A limit is "at most N hits per bucket per window" (``lookup:client:203.0.113.7``, 30 a minute).
 Counters live outside the process, so the limit holds however many gunicorn workers or
 machines serve the requests and survives restarts (an in-memory limiter multiplies the limit by
-the number of workers: research/reliability.md T19). Each hit is committed on its own, before
+the number of workers: docs/security.md, "Rate limits"). Each hit is committed on its own, before
 the request does its work, so a request that fails afterwards still counts.
 
 Backends:

@@ -2,7 +2,7 @@
 
 A name typed on a Mac arrives decomposed (NFD); the same name from Windows is composed (NFC).
 Both must match, so every text is normalised to NFC before it is stored or compared
-(SECURITY.md decision 9). NUL bytes are refused on both databases (PostgreSQL rejects them,
+(docs/security.md decision 9). NUL bytes are refused on both databases (PostgreSQL rejects them,
 SQLite would store them), as are bidi overrides that can disguise a name.
 """
 

@@ -113,7 +113,7 @@ def pdf_response(doc: IssuedDocument, d: Dossier | None) -> Response:
 
 
 def record_read(doc: IssuedDocument, actor: Principal) -> None:
-    """Staff reads of a citizen's document are audited (SECURITY.md decision 4)."""
+    """Staff reads of a citizen's document are audited (docs/security.md decision 4)."""
     if actor.role == Role.CITIZEN:
         return
     with unit_of_work():

@@ -73,7 +73,7 @@ def _clean_text(path: str, value: Any, *, max_len: int, multiline: bool) -> str:
     # is at most about three times longer than its NFC form in Vietnamese.
     if len(value) > 4 * max_len:
         raise FormValidationError(path, f"dài quá {max_len} ký tự")
-    # NFC, and no control, bidi or zero-width characters (SECURITY.md, decision 9).
+    # NFC, and no control, bidi or zero-width characters (docs/security.md decision 9).
     try:
         text = clean_text(value.replace("\r\n", "\n"), multiline=multiline)
     except ValueError as exc:
@@ -339,7 +339,7 @@ class ReceiptData(FormData):
 
     @property
     def lookup_url(self) -> str:
-        """The public lookup address printed as a QR code (SECURITY.md, decision 7)."""
+        """The public lookup address printed as a QR code (docs/security.md decision 7)."""
         return f"{self.lookup_base_url.rstrip('/')}/tra-cuu/{self.lookup_token}"
 
 

@@ -370,7 +370,7 @@ def transition_plan(
 
 def _step_result(end: datetime | None, due: datetime | None) -> str | None:
     """The result column of one step, "Trước hạn / Đúng hạn / Quá hạn": early means finished
-    on a day before the due day, on time means by the due time (DOMAIN.md §8, applied to steps)."""
+    on a day before the due day, on time means by the due time (docs/domain.md §8, for steps)."""
     if end is None or due is None:
         return None
     if end > due:

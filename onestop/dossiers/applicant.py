@@ -93,7 +93,7 @@ def cccd_problem(value: str, birth_date: date | None = None) -> str | None:
 
 def mask_cccd(value: str | None) -> str | None:
     """Only the last three digits are shown: the first six encode province, sex and birth year
-    (SECURITY.md decision 9)."""
+    (docs/security.md decision 9)."""
     if not value:
         return value
     return "*" * (len(value) - 3) + value[-3:]

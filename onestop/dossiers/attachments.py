@@ -8,7 +8,7 @@ a supplement request and the documents supplied in answer are part of the record
 partial index allows one current file per slot.
 
 Bytes go to a content-addressed :mod:`onestop.storage` before the row that references them is
-committed (SECURITY.md decision 6). Services here flush, never commit, and take the actor, the
+committed (docs/security.md decision 6). Services here flush, never commit, and take the actor, the
 time, the limits and the store as keyword arguments.
 """
 
@@ -431,7 +431,7 @@ def record_download(
     request_id: str | None = None,
 ) -> None:
     """Audit a staff member reading a citizen's document (reads of personal data are logged,
-    SECURITY.md decision 4)."""
+    docs/security.md decision 4)."""
     d, f = get_file(session, dossier_id, file_id, actor=actor)
     audit.record(
         session,

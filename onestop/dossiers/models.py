@@ -41,7 +41,7 @@ class Dossier(Base):
         CheckConstraint("supplement_count >= 0 AND apology_count <= 1", name="counters"),
         Index("ix_dossiers_owner_id", "owner_id"),
         Index("ix_dossiers_agency_state", "agency_id", "state"),
-        # The clerk queue: open dossiers of an agency by deadline (research/perf.md §3: a
+        # The clerk queue: open dossiers of an agency by deadline (docs/benchmarks.md, Ceilings: a
         # partial index makes the page 0.25 ms instead of 100 ms at a million rows).
         Index(
             "ix_dossiers_queue",
@@ -84,8 +84,8 @@ class Dossier(Base):
     delivery_address: Mapped[str] = mapped_column(String(500), default="")
     note: Mapped[str] = mapped_column(String(2000), default="")
 
-    # Public status lookup (SECURITY.md decision 7): a 128-bit token for the QR link and a short
-    # check code typed together with the dossier code.
+    # Public status lookup (docs/security.md decision 7): a 128-bit token for the QR link and a
+    # short check code typed together with the dossier code.
     lookup_token: Mapped[str] = mapped_column(String(64), unique=True)
     check_code: Mapped[str] = mapped_column(String(8))
 

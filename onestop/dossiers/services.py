@@ -38,7 +38,7 @@ from onestop.dossiers.models import Dossier, DossierEvent
 from onestop.dossiers.states import TRANSITIONS, Action, Channel, State
 from onestop.worktime import Duration, TimeUnit
 
-# ---- scope (SECURITY.md decision 1: authorization lives in the query) ------------------------
+# ---- scope (docs/security.md decision 1: authorization lives in the query) --------------------
 
 
 def scope(stmt: Select[Any], actor: Principal) -> Select[Any]:

@@ -1,6 +1,6 @@
 """Finding a dossier from public credentials, and the status it may show: no personal data.
 
-SECURITY.md decision 7 and research/reliability.md T19: the QR link carries the dossier's
+docs/security.md decision 7 and "Lookup enumeration": the QR link carries the dossier's
 192-bit ``lookup_token``; a person typing from the paper receipt gives the dossier code and its
 6-character check code (32 symbols, 30 bits; guessed one code at a time and rate-limited
 per code). Every failure is the same ``NotFound`` — unknown code, wrong check code, wrong or

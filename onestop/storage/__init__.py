@@ -4,7 +4,7 @@ Documents are stored under the SHA-256 of their bytes, never under a name a user
 (OWASP ASVS 5.0 V5.3.2: server-generated paths). The local implementation writes to a temporary
 file in the target folder, fsyncs it, renames it into place and fsyncs the folder, so that once
 :meth:`Storage.put` returns the bytes survive a crash or a power cut; callers write the blob
-first and commit the database row that references it afterwards (SECURITY.md decision 6). A
+first and commit the database row that references it afterwards (docs/security.md decision 6). A
 row rolled back after its blob was written leaves an orphan blob: harmless, because nothing
 refers to it and the same content uploaded again lands on the same path.
 

@@ -2,7 +2,7 @@
 
 Long on purpose: the day index and the arithmetic on it share private state and are read together.
 
-Counting rules (DOMAIN.md §3; research/domain.md §2.2, §2.4):
+Counting rules (docs/domain.md §3):
 
 * Instants are counted to the second; working periods are half-open, [07:30, 11:30).
 * A dossier received outside working time (evening, lunch break, weekend, holiday) counts from the

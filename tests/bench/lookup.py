@@ -13,8 +13,8 @@ Prints, for each limiter backend:
 * the shared-counter check: ``--workers`` processes hit one bucket with limit 100 at the same
   instant; exactly 100 hits must be allowed and the final count must equal the hits sent;
 * the timing of "unknown code", "known code, wrong check code" and "right check code" (median of
-  interleaved samples): the two failures must differ by less than 1 ms (research/reliability.md
-  P1).
+  interleaved samples): the two failures must differ by less than 1 ms (docs/security.md,
+  "Lookup enumeration").
 """
 
 from __future__ import annotations

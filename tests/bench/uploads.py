@@ -8,7 +8,7 @@ Uses a throw-away SQLite database and storage folder. Prints the median and the 
 percentile per file size (100 KB, 1 MB, 10 MB) for: detecting the type from the bytes, writing
 the blob (temporary file, fsync, rename, folder fsync), and a full ``PUT`` then ``GET`` through
 the application (authentication, scope, limits, storage, row, audit event, commit), and the peak
-resident memory of the process. Targets (research/reliability.md U1): validation p99 under 1 s,
+resident memory of the process. Targets (docs/security.md, "Uploads"): validation p99 under 1 s,
 well under 256 MB of memory.
 """
 

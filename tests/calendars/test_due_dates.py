@@ -18,7 +18,7 @@ def due(client, **params):
 
 def test_three_working_days_before_tet_2026_end_before_the_break(client):
     """Received Thursday 05/02/2026 10:00: Friday, Monday, Tuesday; the Tết 2026 break
-    (14/02–22/02, DOMAIN.md §4) starts after the due date."""
+    (14/02–22/02, docs/domain.md §4) starts after the due date."""
     resp = due(client, received_at="2026-02-05T10:00:00+07:00", amount=3, unit="working_days")
     assert resp.status_code == 200, resp.json
     body = resp.json

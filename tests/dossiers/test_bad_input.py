@@ -1,5 +1,5 @@
 """Hostile and malformed input on the dossier routes: always a 4xx in the one error shape, never
-a 5xx, and nothing stored (SECURITY.md decision 9; the bad-input corpus of research B1)."""
+a 5xx, and nothing stored (docs/security.md decision 9 and its bad-input test)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Races through a real gunicorn server (4 sync workers): one winner per ETag, gap-free codes,
-one dossier per idempotency key (SECURITY.md decisions 2 and 3; DOMAIN.md §5)."""
+one dossier per idempotency key (docs/security.md decisions 2 and 3; docs/domain.md §5)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The clock ledger: re-projection from the ledger agrees with the incremental path, follows a
-calendar change, and the Decision 766/QĐ-TTg verdict of each dossier (DOMAIN.md §3 and §8)."""
+calendar change, and the Decision 766/QĐ-TTg verdict of each dossier (docs/domain.md §3 and §8)."""
 
 from __future__ import annotations
 

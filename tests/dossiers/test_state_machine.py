@@ -3,7 +3,7 @@
 Random actors (the citizen who owns the dossier, a clerk and a manager of agency A, a clerk of
 agency B) perform random actions with the current or a stale ETag while the clock moves by
 random working and non-working amounts. After every step the stored dossier must agree with a
-model built from the transition table alone (SECURITY.md decision 2, research H1).
+model built from the transition table alone (docs/security.md decision 2).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ class Model:
 
     @property
     def paused(self) -> bool:
-        """DOMAIN.md §3: the clock stops while the citizen supplements a received dossier, and
+        """docs/domain.md §3: the clock stops while the citizen supplements a received dossier, and
         while they pay where the procedure's law says so."""
         return (self.state == State.SUPPLEMENT_REQUESTED and self.received) or (
             self.state == State.AWAITING_PAYMENT and self.payment_pauses

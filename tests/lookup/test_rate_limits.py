@@ -1,7 +1,7 @@
 """Rate limits of the public lookup, with counters in the database and in Redis.
 
 Guessing must stop after the configured number of tries per client and per dossier code,
-whichever worker answers: the counters live in shared storage (SECURITY.md decision 7).
+whichever worker answers: the counters live in shared storage (docs/security.md decision 7).
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ def dates(*texts: str) -> set[date]:
     return {d(t) for t in texts}
 
 
-# Typed from the official table (DOMAIN.md §4): the days off falling Monday–Friday, and the
+# Typed from the official table (docs/domain.md §4): the days off falling Monday–Friday, and the
 # Saturdays worked. 24/11/2026 is not a day off while the Labor Code amendment is unverified.
 OFFICIAL = {
     2024: (

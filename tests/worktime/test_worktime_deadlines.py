@@ -1,6 +1,6 @@
 """Due dates on the national calendar, worked out by hand from the official days-off table.
 
-The official table (DOMAIN.md §4, research/domain.md §8.2):
+The official table (docs/domain.md §4):
 2024: 01/01; Tết 08/02–14/02; 18/04; 27/04–01/05 (Mon 29/04 swapped); 31/08–03/09; works Sat 04/05.
 2025: 01/01; Tết 25/01–02/02; 07/04; 30/04–04/05 (Fri 02/05 swapped); 30/08–02/09; works Sat 26/04.
 2026: 01/01; Tết 14/02–22/02; 27/04; 30/04–03/05; 29/08–02/09 (Mon 31/08 swapped); works Sat 22/08.
