@@ -70,7 +70,11 @@ def make_test_app(database_url: str, **overrides: Any) -> Flask:
 
 @pytest.fixture
 def app(database_url: str, connection: Connection, tmp_path) -> Iterator[Flask]:
-    app = make_test_app(database_url, STORAGE_DIR=str(tmp_path / "storage"))
+    app = make_test_app(
+        database_url,
+        STORAGE_DIR=str(tmp_path / "storage"),
+        AUDIT_CHECKPOINT_FILE=str(tmp_path / "audit-checkpoints.jsonl"),
+    )
     state = Database.state(app)
     state.engine.dispose()
     state.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")

@@ -100,6 +100,10 @@ class AuditEvent(Base):
 
 SYSTEM_ROLE = "system"
 SEALED = "audit.sealed"
+# Legacy streams sealed per scheduled run: the job is one unit of work, which on SQLite holds
+# the write lock, so a database upgraded with many legacy streams is sealed over several runs
+# (``audit checkpoint`` seals them all at once).
+SEAL_BATCH = 2000
 
 
 # ---- keys ---------------------------------------------------------------------------------
@@ -371,10 +375,12 @@ def verify(
 # ---- sealing and checkpoints --------------------------------------------------------------
 
 
-def seal_legacy(session: Session, *, now: datetime, keyring: Keyring | None = None) -> int:
-    """Append a keyed ``audit.sealed`` event to every stream whose head is a legacy row, so
-    those rows are anchored under a MAC. Returns the number of streams sealed; run twice, the
-    second run seals nothing."""
+def seal_legacy(
+    session: Session, *, now: datetime, keyring: Keyring | None = None, limit: int | None = None
+) -> int:
+    """Append a keyed ``audit.sealed`` event to every stream whose head is a legacy row (at
+    most ``limit`` of them), so those rows are anchored under a MAC. Returns the number of
+    streams sealed; run again, it seals the rest, then nothing."""
     ring = keyring or keyring_for()
     heads = _heads_query().subquery()
     unsealed = session.scalars(
@@ -382,6 +388,7 @@ def seal_legacy(session: Session, *, now: datetime, keyring: Keyring | None = No
         .join(heads, (AuditEvent.stream == heads.c.stream) & (AuditEvent.seq == heads.c.seq))
         .where(AuditEvent.key_id.is_(None))
         .order_by(AuditEvent.stream)
+        .limit(limit)
     ).all()
     for stream in unsealed:
         record(session, actor=None, action=SEALED, stream=stream, now=now, keyring=ring)
@@ -487,7 +494,7 @@ def checkpoint_job(session: Session, *, now: datetime) -> str:
     """The scheduled job: checkpoint the committed heads, then seal legacy streams (the seals
     are in the next checkpoint). Safe to run twice: a second line lists no change."""
     entry = write_checkpoint(session, checkpoint_path(), now=now)
-    sealed = seal_legacy(session, now=now)
+    sealed = seal_legacy(session, now=now, limit=SEAL_BATCH)
     return (
         f"checkpoint: {entry['total_streams']} streams, {entry['total_events']} events, "
         f"{len(entry['streams'])} changed; {sealed} legacy streams sealed"

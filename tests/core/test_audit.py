@@ -387,3 +387,11 @@ def test_production_refuses_missing_development_or_weak_audit_keys(
         monkeypatch.setenv("ONESTOP_AUDIT_KEYS", keys)
     with pytest.raises(ConfigError, match=message):
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.db"})
+
+
+def test_sealing_goes_in_batches_and_ends(session):
+    for n in range(3):
+        _legacy_row(session, f"legacy:{n}", 1, GENESIS)
+    sealed = [audit.seal_legacy(session, now=SEED_TIME, limit=2) for _ in range(3)]
+    assert sealed == [2, 1, 0]
+    assert list(verify(session)) == []
