@@ -32,6 +32,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # Argon2 at a cheap cost for the seeded accounts: the server verifies with the parameters
 # stored in each hash, so logins before a burst stay fast.
 CHEAP_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+# The audit key of every server this test process starts (and of the data seeded for it), so
+# that a test can verify the audit chains the server wrote.
+AUDIT_KEYS = "t1:" + secrets.token_urlsafe(48)
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,7 @@ def prepare_database(url: str, seed: Callable[[Flask], None] | None = None) -> N
         {
             "TESTING": True,
             "SECRET_KEY": secrets.token_urlsafe(32),
+            "AUDIT_KEYS": AUDIT_KEYS,
             "DATABASE_URL": url,
             "PASSWORD_HASH_PROFILE": CHEAP_HASH,
         }
@@ -184,7 +188,7 @@ def start_server(
         **os.environ,
         "ONESTOP_DATABASE_URL": url,
         "ONESTOP_SECRET_KEY": secrets.token_urlsafe(48),
-        "ONESTOP_AUDIT_KEYS": "t1:" + secrets.token_urlsafe(48),
+        "ONESTOP_AUDIT_KEYS": AUDIT_KEYS,
         "ONESTOP_STORAGE_DIR": str(log_dir / "storage"),
         **(env or {}),
     }

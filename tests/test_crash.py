@@ -35,6 +35,7 @@ from onestop.demo import DEMO_PASSWORD
 from onestop.dossiers.models import CodeSequence, Dossier, DossierEvent
 from tests.dbutil import backend, fresh_database
 from tests.servers import (
+    AUDIT_KEYS,
     MANY_CITIZENS_ENV,
     Reply,
     Server,
@@ -199,7 +200,7 @@ def check_database(url: str, attempts: list[Attempt], receptions: dict[int, str]
                 .order_by(AuditEvent.stream, AuditEvent.seq)
             ):
                 audit_actions[int(stream.split(":")[1])].append(action)
-            chain_problems = list(audit.verify(s))
+            chain_problems = list(audit.verify(s, keyring=audit.parse_keys(AUDIT_KEYS)))
             sequences = {
                 (row.agency_id, row.day): row.last_value for row in s.scalars(select(CodeSequence))
             }
