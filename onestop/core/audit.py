@@ -265,34 +265,65 @@ class VerifyReport:
     unsealed_streams: int = 0
 
 
+def _squash(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+def _expected_guards(dialect: str, table: str) -> dict[str, str]:
+    """Each append-only trigger of ``table`` as the migrations create it, whitespace squashed:
+    a trigger that exists but was redefined (a WHEN clause, fewer events, a function that no
+    longer raises) is as good as dropped."""
+    if dialect == "postgresql":
+        call = f"EXECUTE FUNCTION refuse_change_{table}()"
+        return {
+            f"tr_{table}_append_only": f"CREATE TRIGGER tr_{table}_append_only BEFORE DELETE OR "
+            f"UPDATE ON {table} FOR EACH ROW {call}",
+            f"tr_{table}_no_truncate": f"CREATE TRIGGER tr_{table}_no_truncate BEFORE TRUNCATE "
+            f"ON {table} FOR EACH STATEMENT {call}",
+        }
+    return {
+        f"tr_{table}_no_{op.lower()}": f"CREATE TRIGGER tr_{table}_no_{op.lower()} BEFORE {op} "
+        f"ON {table} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+        for op in ("UPDATE", "DELETE")
+    }
+
+
 def _guard_problems(session: Session) -> Iterator[ChainProblem]:
-    """A dropped or disabled append-only trigger is tampering too (rows changed behind it
-    leave no other trace when the change was re-hashed or is a deletion)."""
+    """A dropped, disabled or redefined append-only trigger is tampering too (rows changed
+    behind it leave no other trace when the change was re-hashed or is a deletion)."""
     conn = session.connection()
-    if conn.dialect.name == "postgresql":
-        rows = conn.execute(
+    dialect = conn.dialect.name
+    found: dict[str, tuple[str, str, str]] = {}  # name -> (definition, enabled, function body)
+    if dialect == "postgresql":
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        for name, definition, enabled, body in conn.execute(
             text(
-                "SELECT c.relname, t.tgname, t.tgenabled FROM pg_trigger t "
-                "JOIN pg_class c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal"
+                "SELECT t.tgname, pg_get_triggerdef(t.oid), t.tgenabled, p.prosrc "
+                "FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
+                "JOIN pg_proc p ON p.oid = t.tgfoid WHERE NOT t.tgisinternal"
             )
-        ).all()
-        present = {(r[0], r[1]): r[2] for r in rows}
-        expected = [(t, f"tr_{t}_{n}") for t in APPEND_ONLY_TABLES for n in ("append_only",)]
-        expected += [(t, f"tr_{t}_no_truncate") for t in APPEND_ONLY_TABLES]
-        for table, name in expected:
-            state = present.get((table, name))
-            if state is None:
-                yield ChainProblem(table, 0, f"trigger {name} đã bị xóa")
-            elif state == "D":
-                yield ChainProblem(table, 0, f"trigger {name} đã bị tắt")
+        ):
+            found[name] = (_squash(definition.replace(f"{schema}.", "")), enabled, _squash(body))
     else:
-        names = set(
-            conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars()
+        for name, definition in conn.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+        ):
+            found[name] = (_squash(definition or ""), "O", "")
+    for table in APPEND_ONLY_TABLES:
+        body = (
+            f"BEGIN RAISE EXCEPTION '{table} is append-only' "
+            "USING ERRCODE = 'insufficient_privilege'; END"
         )
-        for table in APPEND_ONLY_TABLES:
-            for op in ("update", "delete"):
-                if f"tr_{table}_no_{op}" not in names:
-                    yield ChainProblem(table, 0, f"trigger tr_{table}_no_{op} đã bị xóa")
+        for name, definition in _expected_guards(dialect, table).items():
+            if name not in found:
+                yield ChainProblem(table, 0, f"trigger {name} đã bị xóa")
+                continue
+            actual, enabled, actual_body = found[name]
+            if enabled in ("D", "R"):  # disabled, or firing only in replica sessions
+                yield ChainProblem(table, 0, f"trigger {name} đã bị tắt")
+            elif actual != definition or (dialect == "postgresql" and actual_body != body):
+                yield ChainProblem(table, 0, f"trigger {name} đã bị định nghĩa lại")
 
 
 def verify(

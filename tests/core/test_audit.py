@@ -395,3 +395,24 @@ def test_sealing_goes_in_batches_and_ends(session):
     sealed = [audit.seal_legacy(session, now=SEED_TIME, limit=2) for _ in range(3)]
     assert sealed == [2, 1, 0]
     assert list(verify(session)) == []
+
+
+def test_a_defused_trigger_fails_verify(app, session):
+    """The trigger is still there and enabled, but no longer refuses anything."""
+    _chain(session)
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(
+                "CREATE OR REPLACE FUNCTION refuse_change_audit_events() RETURNS trigger "
+                "LANGUAGE plpgsql AS $$ BEGIN RETURN OLD; END $$"
+            )
+        )
+    else:
+        conn.execute(text("DROP TRIGGER tr_audit_events_no_delete"))
+        conn.execute(text(SQLITE_GUARDS["DELETE"].replace("BEGIN", "WHEN 0 BEGIN")))
+    conn.execute(text("DELETE FROM audit_events WHERE stream = 'test:1' AND seq = 3"))
+    session.commit()
+    result = _verify_cli(app)
+    assert result.exit_code == 1, result.output
+    assert "đã bị định nghĩa lại" in result.output
