@@ -16,7 +16,7 @@ from onestop import create_app
 from onestop.core.db import Database
 from onestop.demo import DEMO_PASSWORD
 from tests.dbutil import SERVER_URL, backend
-from tests.servers import CHEAP_HASH, ROOT, add_users, prepare_database
+from tests.servers import AUDIT_KEYS, CHEAP_HASH, ROOT, add_users, prepare_database
 
 pytestmark = pytest.mark.skipif(backend() != "postgresql", reason="roles exist on PostgreSQL only")
 
@@ -73,6 +73,7 @@ def test_service_role_runs_the_api_but_cannot_rewrite_history(two_roles, tmp_pat
         {
             "TESTING": True,
             "SECRET_KEY": "roles-test-secret",
+            "AUDIT_KEYS": AUDIT_KEYS,  # the key prepare_database seeded with
             "DATABASE_URL": service_url,
             "PASSWORD_HASH_PROFILE": CHEAP_HASH,
             "STORAGE_DIR": str(tmp_path / "storage"),
