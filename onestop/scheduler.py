@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from onestop.core import audit
 from onestop.core.scheduling import (
     Job,
     JobRun,
@@ -23,7 +24,6 @@ from onestop.core.scheduling import (
     run_job,
     slot,
 )
-from onestop.core import audit
 from onestop.core.scheduling import serve as _serve
 from onestop.documents import jobs as documents_jobs
 from onestop.dossiers import jobs as dossiers_jobs

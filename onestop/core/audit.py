@@ -426,7 +426,7 @@ def seal_legacy(
     return len(unsealed)
 
 
-def _heads_query() -> Select[tuple[str, int]]:
+def _heads_query() -> Select[str, int]:
     return select(AuditEvent.stream, func.max(AuditEvent.seq).label("seq")).group_by(
         AuditEvent.stream
     )

@@ -106,8 +106,8 @@ def register(group: AppGroup) -> None:
 
         from onestop.core.audit import checkpoint_path, seal_legacy, write_checkpoint
         from onestop.core.clock import now
-        from onestop.core.tx import unit_of_work
         from onestop.core.extensions import db
+        from onestop.core.tx import unit_of_work
 
         target = path or checkpoint_path()
         with unit_of_work():
