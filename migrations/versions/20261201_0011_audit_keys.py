@@ -4,16 +4,16 @@ Rows already present keep ``key_id`` NULL: they are legacy rows, verified as pla
 anchored by the keyed ``audit.sealed`` event that ``flask onestop audit checkpoint`` (and the
 scheduled checkpoint job) appends to each of their streams (docs/security.md, "Audit trail").
 
-Revision ID: 0009_audit_keys
-Revises: 0008_documents
+Revision ID: 0011_audit_keys
+Revises: 0010_citizen_upload_budget
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_audit_keys"
-down_revision = "0008_documents"
+revision = "0011_audit_keys"
+down_revision = "0010_citizen_upload_budget"
 branch_labels = None
 depends_on = None
 
