@@ -12,7 +12,7 @@ from flask import Flask, Response, g, send_from_directory
 
 from onestop.config import load_config
 from onestop.core.errors import register_error_handlers, request_id
-from onestop.core.guards import IdConverter, refuse_unparsed_input
+from onestop.core.guards import IdConverter, limit_request_body, refuse_unparsed_input
 from onestop.extensions import api, db
 
 # Feature packages that expose ``blp`` (an API blueprint) in their ``api`` module, in the order
@@ -94,8 +94,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.before_request
     def _fresh_request_state() -> None:
         # An app context can outlive one request (tests, CLI); per-request values must not.
-        for key in ("principal", "principal_loaded", "request_id"):
+        for key in (
+            "principal",
+            "principal_loaded",
+            "request_id",
+            "body_limit",
+            "body_too_large",
+        ):
             g.pop(key, None)
+
+    @app.before_request
+    def _limit_body() -> None:
+        limit_request_body(app)
 
     @app.before_request
     def _refuse_what_no_schema_sees() -> None:

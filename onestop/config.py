@@ -71,8 +71,14 @@ DEFAULTS: dict[str, Default] = {
     ),
     "PAGE_SIZE_MAX": Default(100, "largest page a list endpoint returns"),
     "MAX_CONTENT_LENGTH": Default(
-        60 * 1024 * 1024, "largest request body in bytes, refused before it is read"
+        60 * 1024 * 1024,
+        "largest request body of any route, in bytes; each route has a smaller limit of its own",
     ),
+    "JSON_MAX_BYTES": Default(
+        1024 * 1024, "largest request body of a route that is not an upload (a dossier is a few KB)"
+    ),
+    "JSON_MAX_DEPTH": Default(32, "deepest nesting of arrays and objects in a JSON body"),
+    "JSON_MAX_ITEMS": Default(10_000, "most values (keys and items) in one JSON body"),
     "UPLOAD_MAX_FILE_BYTES": Default(10 * 1024 * 1024, "largest uploaded document"),
     "UPLOAD_MAX_DOSSIER_BYTES": Default(50 * 1024 * 1024, "largest total upload per dossier"),
     "STORAGE_DIR": Default(None, "where documents are stored; default: instance/storage"),
@@ -127,9 +133,15 @@ def _coerce(raw: str, default: Any) -> Any:
 
 
 def load_config(app: Flask, test_config: dict[str, Any] | None) -> None:
-    """Defaults, then ``ONESTOP_*`` environment variables, then the test config."""
+    """Defaults, then ``ONESTOP_*`` environment variables, then the test config.
+
+    The defaults are assigned, not ``setdefault``: Flask defines some of the same keys itself
+    (``MAX_CONTENT_LENGTH = None``, ``SECRET_KEY = None``), and a ``setdefault`` would keep
+    Flask's value and silently lose ours (``tests/test_config.py`` checks every default as an
+    application built without overrides sees it).
+    """
     for key, default in DEFAULTS.items():
-        app.config.setdefault(key, default.value)
+        app.config[key] = default.value
     for key, raw in os.environ.items():
         if not key.startswith("ONESTOP_"):
             continue
@@ -175,7 +187,16 @@ def validate_config(app: Flask) -> None:
         raise ConfigError(
             f"ONESTOP_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, not {url!r}"
         )
-    for key in ("TOKEN_TTL_HOURS", "PAGE_SIZE_MAX", "UPLOAD_MAX_FILE_BYTES"):
+    for key in (
+        "TOKEN_TTL_HOURS",
+        "PAGE_SIZE_MAX",
+        "UPLOAD_MAX_FILE_BYTES",
+        "MAX_CONTENT_LENGTH",
+        "JSON_MAX_BYTES",
+        "JSON_MAX_DEPTH",
+        "JSON_MAX_ITEMS",
+        "DOCUMENT_VERIFY_MAX_BYTES",
+    ):
         if int(cfg[key]) <= 0:
             raise ConfigError(f"ONESTOP_{key} must be positive")
 

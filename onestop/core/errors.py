@@ -186,6 +186,10 @@ def register_error_handlers(app: Flask) -> None:
             headers["Allow"] = ", ".join(err.valid_methods)  # type: ignore[attr-defined]
         if status >= 500:
             return _unexpected(err)
+        too_large = g.get("body_too_large")
+        if status == 413 and too_large is not None:
+            # A streamed body cut off at the route's limit (``guards.limit_request_body``).
+            return _domain(too_large())
         return error_response(status, None, data.get("message"), errors, headers)
 
     @app.errorhandler(Exception)

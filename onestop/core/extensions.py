@@ -7,13 +7,15 @@ import json
 from typing import Any
 
 import marshmallow as ma
+from flask import current_app
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint as _Blueprint
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from onestop.core.db import Database
 from onestop.core.errors import ErrorSchema
-from onestop.core.guards import bad_text
+from onestop.core.guards import bad_text, check_body_size, check_json_shape
 
 
 class StrictParser(FlaskParser):
@@ -41,10 +43,19 @@ class StrictParser(FlaskParser):
         return data
 
     def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        raw = req.get_data(cache=True)  # read at most one byte past the route's limit
+        check_body_size(raw)
+        cfg = current_app.config
+        check_json_shape(
+            raw, max_depth=int(cfg["JSON_MAX_DEPTH"]), max_items=int(cfg["JSON_MAX_ITEMS"])
+        )
         try:
-            return super()._raw_load_json(req)
+            return core.parse_json(raw)
         except RecursionError:
-            # json.loads recurses once per nesting level: 100 000 "[" would be a 500, not a 400.
+            # Unbalanced "[[[[…" passes the shape scan (it is malformed, not deep JSON) and
+            # json.loads recurses once per level: a 400, not a 500.
             raise json.JSONDecodeError("JSON nested too deeply", "<body>", 0) from None
 
 

@@ -28,6 +28,7 @@ from onestop.core.clock import now
 from onestop.core.db import Base
 from onestop.core.errors import BadRequest, RuleViolation
 from onestop.core.extensions import db
+from onestop.core.guards import check_body_size
 from onestop.core.tx import unit_of_work
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,7 +56,9 @@ def _request_hash() -> str:
     h.update(request.method.encode())
     h.update(b"\0" + request.path.encode() + b"\0")
     h.update(request.headers.get("If-Match", "").encode() + b"\0")
-    h.update(request.get_data(cache=True))
+    body = request.get_data(cache=True)
+    check_body_size(body)
+    h.update(body)
     return h.hexdigest()
 
 

@@ -19,6 +19,7 @@ from onestop.core import audit, ratelimit
 from onestop.core.access import Principal, Role, access, client_address, require_principal
 from onestop.core.clock import now
 from onestop.core.errors import DomainError, request_id
+from onestop.core.guards import body_limit
 from onestop.core.ratelimit import client_bucket
 from onestop.core.tx import unit_of_work
 from onestop.documents import issuing, services
@@ -285,6 +286,7 @@ def verify_by_hash(args: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/documents/verify", methods=["POST"])
 @access.public
+@body_limit("DOCUMENT_VERIFY_MAX_BYTES", VerifyBodyTooLarge)
 @blp.arguments(NoArgsSchema, location="query")
 @blp.response(200, VerificationSchema)
 @blp.doc(

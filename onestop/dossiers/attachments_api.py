@@ -13,6 +13,7 @@ from marshmallow import Schema, fields
 from onestop.core.access import Role, access, require_principal
 from onestop.core.clock import now
 from onestop.core.errors import request_id
+from onestop.core.guards import body_limit
 from onestop.core.tx import unit_of_work
 from onestop.dossiers import attachments as svc
 from onestop.dossiers.attachments import DossierFile, Limits
@@ -113,6 +114,11 @@ def _file_name_from_headers() -> str | None:
     return options.get("filename")
 
 
+def _file_over_limit() -> svc.FileTooLarge:
+    lim = limits()
+    return svc.too_large(lim.max_file_bytes + 1, lim.max_file_bytes, lim)
+
+
 def _read_body(limit: int, room_error: svc.FileTooLarge) -> bytes:
     """Read at most ``limit`` bytes in chunks; one byte more and the upload is refused."""
     buf = bytearray()
@@ -126,6 +132,7 @@ def _read_body(limit: int, room_error: svc.FileTooLarge) -> bytes:
 
 @blp.route("/<int:dossier_id>/files/<string:slot>", methods=["PUT"])
 @access.roles(Role.CITIZEN, Role.CLERK, Role.MANAGER)
+@body_limit("UPLOAD_MAX_FILE_BYTES", _file_over_limit)
 @blp.arguments(NoArgsSchema, location="query")
 @blp.response(201, FileSchema)
 @blp.doc(
