@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import swagger_ui_bundle
-from flask import Flask, Response, g, send_from_directory
+from flask import Flask, Response, g, request, send_from_directory
 
 from onestop.config import load_config
+from onestop.core.csp import docs_page_policy
 from onestop.core.errors import register_error_handlers, request_id
 from onestop.core.guards import IdConverter, limit_request_body, refuse_unparsed_input
 from onestop.extensions import api, db
@@ -118,6 +119,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         resp.headers.setdefault("Referrer-Policy", "no-referrer")
         if resp.mimetype == "application/json":
             resp.headers.setdefault("Cache-Control", "no-store")
+        if request.endpoint == "api-docs.openapi_swagger_ui":
+            resp.headers["Content-Security-Policy"] = docs_page_policy(resp.get_data())
+            resp.headers["X-Frame-Options"] = "DENY"
         return resp
 
     return app

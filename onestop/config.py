@@ -114,6 +114,9 @@ DEFAULTS: dict[str, Default] = {
         "append-only file of audit stream heads, outside the database;"
         " default: instance/audit-checkpoints.jsonl",
     ),
+    "IDEMPOTENCY_RETENTION_HOURS": Default(
+        24, "how long a reply is kept for Idempotency-Key retries before it is deleted"
+    ),
     "TRUST_PROXY_HOPS": Default(
         0, "number of reverse proxies whose X-Forwarded-For is trusted for the client address"
     ),
@@ -196,6 +199,7 @@ def validate_config(app: Flask) -> None:
         "JSON_MAX_DEPTH",
         "JSON_MAX_ITEMS",
         "DOCUMENT_VERIFY_MAX_BYTES",
+        "IDEMPOTENCY_RETENTION_HOURS",
     ):
         if int(cfg[key]) <= 0:
             raise ConfigError(f"ONESTOP_{key} must be positive")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from onestop.core import audit
+from onestop.core import audit, idempotency
 from onestop.core.scheduling import (
     Job,
     JobRun,
@@ -43,7 +43,9 @@ __all__ = [
 ]
 
 # The job table. Every job is safe to run twice (it works from the current database state).
-JOBS: dict[str, Job] = collect(dossiers_jobs.JOBS, documents_jobs.JOBS, audit.JOBS)
+JOBS: dict[str, Job] = collect(
+    dossiers_jobs.JOBS, documents_jobs.JOBS, audit.JOBS, idempotency.JOBS
+)
 
 
 def serve(app: Any, *, stop: threading.Event | None = None) -> None:  # pragma: no cover - loop

@@ -163,6 +163,28 @@ def test_docs_page_is_served_from_local_files(client):
         assert asset.status_code == 200 and len(asset.data) > 100_000
 
 
+def test_docs_page_has_a_content_security_policy_that_allows_only_its_own_script(client):
+    """The page had no CSP and could be framed by any site."""
+    import base64
+    import hashlib
+    import re
+
+    page = client.get("/api/v1/docs")
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in page.headers["Content-Security-Policy"].split(";")
+        if part.strip()
+    )
+    assert policy["frame-ancestors"] == "'none'" and policy["default-src"] == "'none'"
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "'unsafe-inline'" not in policy["script-src"]
+    assert "'unsafe-eval'" not in policy["script-src"]
+    inline = re.findall(rb"<script>(.*?)</script>", page.get_data(), re.DOTALL)
+    assert len(inline) == 1
+    digest = base64.b64encode(hashlib.sha256(inline[0]).digest()).decode()
+    assert f"'sha256-{digest}'" in policy["script-src"].split()
+
+
 def test_nul_bytes_and_lone_surrogates_are_refused_on_every_route(client):
     """No field of any feature may carry a NUL byte or a lone surrogate to the database:
     PostgreSQL answers NUL with a server error, and SQLite would store it."""
