@@ -11,6 +11,7 @@ import swagger_ui_bundle
 from flask import Flask, Response, g, request, send_from_directory
 
 from onestop.config import load_config
+from onestop.core import logs
 from onestop.core.csp import docs_page_policy
 from onestop.core.errors import register_error_handlers, request_id
 from onestop.core.guards import IdConverter, limit_request_body, refuse_unparsed_input
@@ -104,6 +105,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         ):
             g.pop(key, None)
 
+    # Health, readiness and metrics (the assembly's own routes, outside the API document).
+    # Imported here, like the features: importing ``onestop`` must not load every layer.
+    from onestop import ops
+
+    # Timed from here, so that a request refused by the checks below is counted too.
+    app.before_request(ops.start_timer)
+    app.after_request(ops.observe)
+    ops.init_app(app)
+
     @app.before_request
     def _limit_body() -> None:
         limit_request_body(app)
@@ -128,10 +138,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _configure_logging(app: Flask) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    logs.configure(app.config["LOG_FORMAT"])
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # WeasyPrint logs every rendering step at INFO; only its warnings matter to operators.
     logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)

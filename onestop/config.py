@@ -117,6 +117,10 @@ DEFAULTS: dict[str, Default] = {
     "IDEMPOTENCY_RETENTION_HOURS": Default(
         24, "how long a reply is kept for Idempotency-Key retries before it is deleted"
     ),
+    "METRICS_TOKEN": Default(
+        None, "bearer token that may read /metrics; unset: only clients on this machine"
+    ),
+    "LOG_FORMAT": Default("json", "json (one object per line, with the request id) or text"),
     "TRUST_PROXY_HOPS": Default(
         0, "number of reverse proxies whose X-Forwarded-For is trusted for the client address"
     ),
@@ -183,6 +187,8 @@ def validate_config(app: Flask) -> None:
     elif cfg["SECRET_KEY"] == DEV_SECRET_KEY and not relaxed:
         raise ConfigError("ONESTOP_SECRET_KEY is the development key; set a real one.")
     _validate_audit_keys(cfg, relaxed=bool(relaxed))
+    if cfg["LOG_FORMAT"] not in {"json", "text"}:
+        raise ConfigError(f"ONESTOP_LOG_FORMAT must be json or text, not {cfg['LOG_FORMAT']!r}")
     if cfg["ENV"] not in {"development", "production"}:
         raise ConfigError(f"ONESTOP_ENV must be development or production, not {cfg['ENV']!r}")
     url = str(cfg["DATABASE_URL"])

@@ -179,6 +179,7 @@ def start_server(
     workers: int = 4,
     env: dict[str, str] | None = None,
     ready_timeout: float = 60.0,
+    extra_args: tuple[str, ...] = (),
 ) -> Server:
     """Start gunicorn (sync workers) on a free loopback port and wait until it answers."""
     host, port = "127.0.0.1", free_port()
@@ -206,6 +207,7 @@ def start_server(
                 "120",
                 "--log-level",
                 "warning",
+                *extra_args,
                 "wsgi:app",
             ],
             cwd=ROOT,
@@ -239,11 +241,12 @@ def running_server(
     seed: Callable[[Flask], None] | None = None,
     workers: int = 4,
     env: dict[str, str] | None = None,
+    extra_args: tuple[str, ...] = (),
 ) -> Iterator[Server]:
     """A fresh database (SQLite or PostgreSQL, as the suite runs) served by gunicorn."""
     with fresh_database(tmp_dir, "srv") as url:
         prepare_database(url, seed)
-        server = start_server(url, tmp_dir, workers=workers, env=env)
+        server = start_server(url, tmp_dir, workers=workers, env=env, extra_args=extra_args)
         try:
             yield server
         finally:

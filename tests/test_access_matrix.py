@@ -19,6 +19,10 @@ AUTHENTICATED = "authenticated"
 ADMIN = "roles:administrator"
 STAFF = "roles:administrator,clerk,manager"
 CLERKS = "roles:clerk,manager"
+# /metrics: the holder of METRICS_TOKEN, or (unset, the default) a client on this machine that
+# is not relayed by a proxy; the test client connects from 127.0.0.1. Refusals of other
+# clients and tokens are in tests/test_ops.py.
+METRICS = "metrics"
 
 # (method, URL rule) -> (declared policy, a concrete URL to call)
 MATRIX: dict[tuple[str, str], tuple[str, str]] = {
@@ -76,6 +80,9 @@ MATRIX: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/api/v1/documents/<int:document_id>"): (CLERKS, "/api/v1/documents/999999"),
     ("GET", "/api/v1/documents/verify"): (PUBLIC, "/api/v1/documents/verify?sha256=" + "0" * 64),
     ("POST", "/api/v1/documents/verify"): (PUBLIC, "/api/v1/documents/verify"),
+    ("GET", "/healthz"): (PUBLIC, "/healthz"),
+    ("GET", "/readyz"): (PUBLIC, "/readyz"),
+    ("GET", "/metrics"): (METRICS, "/metrics"),
 }
 
 
@@ -174,7 +181,7 @@ def identities(client, session) -> dict[str, dict[str, str]]:
 
 def expected_refusal(policy: str, identity: str) -> int | None:
     """The status this identity must get from the policy check, or None if it may pass."""
-    if policy == PUBLIC:
+    if policy in (PUBLIC, METRICS):
         return None
     if identity == "anonymous":
         return 401

@@ -15,7 +15,7 @@ import re
 from flask import Flask, current_app
 from sqlalchemy.orm import Session
 
-from onestop.core import events
+from onestop.core import events, metrics
 from onestop.core.access import Principal
 from onestop.core.clock import now
 from onestop.core.errors import RuleViolation
@@ -97,6 +97,7 @@ def _issue_after_commit(
         # The transition has committed and its response must not fail: the scheduler job
         # issues missing receipts, and every form can be issued again on demand.
         session.rollback()
+        metrics.DOCUMENTS_ISSUED.labels(services.FORM_ON[action], "failed").inc()
         log.exception(
             "form %s of dossier %s not issued after %s",
             services.FORM_ON[action],

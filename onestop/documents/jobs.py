@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from onestop.core import metrics
 from onestop.core.scheduling import Job
 from onestop.documents import services
 from onestop.documents.issuing import base_url, signer_for
@@ -37,6 +38,7 @@ def issue_missing_documents(session: Session, *, now: datetime, batch: int = BAT
             issued += 1
         except Exception:
             failed += 1
+            metrics.DOCUMENTS_ISSUED.labels(services.RECEIPT, "failed").inc()
             log.exception("receipt of dossier %s not issued", d.id)
     return f"issued {issued} receipts, {failed} failed"
 

@@ -8,7 +8,8 @@ Issuing a document is three steps, kept apart so that the slow one holds no data
    configured;
 3. **record** (writes): put the bytes in the content-addressed store (written and fsynced
    before the row that references them commits), insert the
-   ``IssuedDocument`` row and the ``document.issued`` audit event.
+   ``IssuedDocument`` row and the ``document.issued`` audit event, and emit ``DocumentIssued``
+   (``events``; its after-commit observers count issued forms).
 
 Services flush, never commit; the actor, the time, the store, the signer and the public base
 URL are keyword arguments. Dossiers are loaded through ``get_dossier``/``scope`` wherever a
@@ -27,9 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onestop.agencies.models import Agency
-from onestop.core import audit
+from onestop.core import audit, events
 from onestop.core.access import Principal, Role
 from onestop.core.errors import NotFound
+from onestop.documents.events import DocumentIssued
 from onestop.documents.forms import (
     FormData,
 )
@@ -185,6 +187,15 @@ def record(
             "sha256": doc.sha256,
             "signed": doc.signed,
         },
+    )
+    events.emit(
+        session,
+        DocumentIssued(
+            document_id=doc.id,
+            dossier_id=doc.dossier_id,
+            agency_id=doc.agency_id,
+            form_code=doc.form_code,
+        ),
     )
     return doc
 
