@@ -14,7 +14,12 @@ from onestop.config import load_config
 from onestop.core import logs
 from onestop.core.csp import docs_page_policy
 from onestop.core.errors import register_error_handlers, request_id
-from onestop.core.guards import IdConverter, limit_request_body, refuse_unparsed_input
+from onestop.core.guards import (
+    IdConverter,
+    SlotConverter,
+    limit_request_body,
+    refuse_unparsed_input,
+)
 from onestop.extensions import api, db
 
 # Feature packages that expose ``blp`` (an API blueprint) in their ``api`` module, in the order
@@ -70,8 +75,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     # Before any route is added: every <int:...> path parameter is a bounded identifier.
     app.url_map.converters["int"] = IdConverter
+    app.url_map.converters["slot"] = SlotConverter
     db.init_app(app)
     api.init_app(app)
+    api.register_converter(SlotConverter, SlotConverter.openapi_schema)
     register_error_handlers(app)  # after smorest, so our handlers replace its own
 
     assets = swagger_ui_bundle.swagger_ui_path

@@ -101,7 +101,7 @@ def _dossier_rows() -> dict[tuple[str, str], tuple[str, str]]:
             CLERKS,
             "/api/v1/dossiers/999999/handovers",
         ),
-        ("PUT", "/api/v1/dossiers/<int:dossier_id>/files/<string:slot>"): (
+        ("PUT", "/api/v1/dossiers/<int:dossier_id>/files/<slot:slot>"): (
             "roles:citizen,clerk,manager",
             "/api/v1/dossiers/999999/files/extra",
         ),

@@ -98,8 +98,6 @@ def load_schema() -> Any:
     return schemathesis.openapi.from_wsgi(SPEC_PATH, app)
 
 
-# PDF uploads (``PUT .../files/{slot}``, ``POST /documents/verify``) are raw bytes on the wire.
-schemathesis.serializer.alias("application/pdf", "application/octet-stream")
 SCHEMA = load_schema()
 OPERATIONS = {op.label: op for op in (r.ok() for r in SCHEMA.get_all_operations())}
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import Flask, g, request
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from onestop.core.errors import BadRequest, DomainError, RuleViolation
 
@@ -141,6 +141,20 @@ def check_json_shape(raw: bytes, *, max_depth: int, max_items: int) -> None:
             items += 1
         if items > max_items:
             raise JsonTooComplex(f"Dữ liệu JSON có quá {max_items} phần tử.")
+
+
+class SlotConverter(BaseConverter):
+    """``<slot:...>``: a document slot code as the catalogue defines it (lower_snake_case,
+    starting with a letter, ``catalogue.filespec.SLOT_CODE``). ``/files/12`` is then a file id
+    only, so ``OPTIONS`` and ``405`` answers list exactly the methods the OpenAPI document
+    gives each path (``GET`` for a file, ``PUT`` for a slot), not both."""
+
+    regex = r"[a-z][a-z0-9_]{1,47}"
+    part_isolating = True
+
+    @staticmethod
+    def openapi_schema(_converter: BaseConverter) -> dict[str, Any]:
+        return {"type": "string", "pattern": "^[a-z][a-z0-9_]{1,47}$"}
 
 
 def bad_text(text: str) -> bool:

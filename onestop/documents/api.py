@@ -18,7 +18,7 @@ from onestop.agencies.services import get_by_code
 from onestop.core import audit, ratelimit
 from onestop.core.access import Principal, Role, access, client_address, require_principal
 from onestop.core.clock import now
-from onestop.core.errors import DomainError, request_id
+from onestop.core.errors import BadRequest, DomainError, request_id
 from onestop.core.guards import body_limit
 from onestop.core.ratelimit import client_bucket
 from onestop.core.tx import unit_of_work
@@ -293,9 +293,13 @@ def verify_by_hash(args: dict[str, Any]) -> dict[str, Any]:
     requestBody={
         "required": True,
         "description": "the PDF file's bytes (at most `DOCUMENT_VERIFY_MAX_BYTES`)",
-        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            t: {"schema": {"type": "string", "format": "binary", "minLength": 1}}
+            for t in ("application/pdf", "application/octet-stream")
+        },
     }
 )
+@blp.alt_response(400, description="No file in the request body")
 @blp.alt_response(413, description="The file is larger than any issued document")
 def verify_by_file(_args: dict[str, Any]) -> dict[str, Any]:
     """Same as `GET /documents/verify`, with the PDF itself as the request body: the server
@@ -310,6 +314,11 @@ def verify_by_file(_args: dict[str, Any]) -> dict[str, Any]:
         if size > limit:
             raise VerifyBodyTooLarge()
         h.update(chunk)
+    if size == 0:
+        # An empty body is no document: answering {"issued": false} would look like a check.
+        raise BadRequest(
+            "Gửi tệp PDF cần kiểm tra làm nội dung yêu cầu.", type="document.file_required"
+        )
     return _verification(h.hexdigest())
 
 

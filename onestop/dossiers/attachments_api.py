@@ -130,7 +130,7 @@ def _read_body(limit: int, room_error: svc.FileTooLarge) -> bytes:
     return bytes(buf)
 
 
-@blp.route("/<int:dossier_id>/files/<string:slot>", methods=["PUT"])
+@blp.route("/<int:dossier_id>/files/<slot:slot>", methods=["PUT"])
 @access.roles(Role.CITIZEN, Role.CLERK, Role.MANAGER)
 @body_limit("UPLOAD_MAX_FILE_BYTES", _file_over_limit)
 @blp.arguments(NoArgsSchema, location="query")
