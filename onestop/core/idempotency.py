@@ -9,7 +9,7 @@ Concurrent retries: on PostgreSQL the second insert of a key waits for the first
 and then fails on the unique constraint, after which the stored response is replayed; on
 SQLite writers are serialised by ``BEGIN IMMEDIATE``, so the second request sees the record.
 
-What is kept (docs/security.md, "Idempotency records"): a reply can hold personal data (a
+What is kept (docs/operations.md, "Idempotency records"): a reply can hold personal data (a
 dossier with the applicant's name and CCCD), so the table never holds it readable. The key is
 stored only as an HMAC under ``SECRET_KEY``, and the reply body is encrypted (AES-256-GCM) under
 a key derived from ``SECRET_KEY`` *and* the client's own Idempotency-Key, which is not stored:
