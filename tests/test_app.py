@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from flask import Flask
@@ -147,7 +148,7 @@ def test_openapi_lists_every_api_route(app: Flask, client):
             continue
         if rule.endpoint == "apidocs_assets":
             continue
-        path = rule.rule.replace("<int:", "{").replace("<string:", "{").replace("<", "{")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         path = path.replace(">", "}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, f"{method} {rule.rule} missing from OpenAPI"
