@@ -9,8 +9,15 @@ import pytest
 from onestop import create_app
 from onestop.config import DEFAULTS
 
-# Derived at start-up when left unset (a path in the instance folder, the development key).
-DERIVED = {"DATABASE_URL", "SECRET_KEY", "STORAGE_DIR", "PROCEDURES_DIR"}
+# Derived at start-up when left unset (a path in the instance folder, a development key).
+DERIVED = {
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "STORAGE_DIR",
+    "PROCEDURES_DIR",
+    "AUDIT_KEYS",
+    "AUDIT_CHECKPOINT_FILE",
+}
 
 
 @pytest.fixture
