@@ -33,6 +33,7 @@ FEATURES = [
     "lookup",
     "dossiers.attachments_api",
     "documents.api",
+    "queues",
 ]
 
 API_DESCRIPTION = """\

@@ -121,6 +121,11 @@ DEFAULTS: dict[str, Default] = {
         None, "bearer token that may read /metrics; unset: only clients on this machine"
     ),
     "LOG_FORMAT": Default("json", "json (one object per line, with the request id) or text"),
+    "QUEUE_DUE_SOON_SHARE": Default(
+        0.2,
+        "a running dossier is due soon when less than this share of its processing time is left "
+        "(in working time); between 0 and 1",
+    ),
     "TRUST_PROXY_HOPS": Default(
         0, "number of reverse proxies whose X-Forwarded-For is trusted for the client address"
     ),
@@ -196,6 +201,15 @@ def validate_config(app: Flask) -> None:
         raise ConfigError(
             f"ONESTOP_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, not {url!r}"
         )
+    try:
+        share = float(cfg["QUEUE_DUE_SOON_SHARE"])
+    except (TypeError, ValueError):
+        share = -1.0
+    if not 0 < share < 1:
+        raise ConfigError(
+            "ONESTOP_QUEUE_DUE_SOON_SHARE must be a number between 0 and 1 (e.g. 0.2)"
+        )
+    cfg["QUEUE_DUE_SOON_SHARE"] = share
     for key in (
         "TOKEN_TTL_HOURS",
         "PAGE_SIZE_MAX",

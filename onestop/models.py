@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "core.ratelimit",
     "dossiers.attachments",
     "core.scheduling",
+    "queues.models",
     "documents.models",
 ]
 

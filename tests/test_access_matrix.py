@@ -83,6 +83,10 @@ MATRIX: dict[tuple[str, str], tuple[str, str]] = {
     ("GET", "/healthz"): (PUBLIC, "/healthz"),
     ("GET", "/readyz"): (PUBLIC, "/readyz"),
     ("GET", "/metrics"): (METRICS, "/metrics"),
+    ("GET", "/api/v1/queues"): (CLERKS, "/api/v1/queues"),
+    ("GET", "/api/v1/queues/<string:view>"): (CLERKS, "/api/v1/queues/mine"),
+    ("POST", "/api/v1/queues/take-next"): (CLERKS, "/api/v1/queues/take-next"),
+    ("POST", "/api/v1/queues/reassign"): ("roles:manager", "/api/v1/queues/reassign"),
 }
 
 

@@ -192,9 +192,7 @@ def accept_handover(
     return Change()
 
 
-def assign(
-    session: Session, d: Dossier, *, actor: Principal, now: datetime, params: Params
-) -> Change:
+def _assignee(session: Session, d: Dossier, params: Params) -> User:
     username = _require(params, "assignee", "Cần chọn cán bộ xử lý.")
     user = session.scalar(select(User).where(User.username == str(username).lower()))
     if user is None or user.role not in (Role.CLERK.value, Role.MANAGER.value):
@@ -205,7 +203,37 @@ def assign(
             "Cán bộ được phân công không thuộc đơn vị đang giữ hồ sơ.",
             type="dossier.assignee_scope",
         )
+    return user
+
+
+def assign(
+    session: Session, d: Dossier, *, actor: Principal, now: datetime, params: Params
+) -> Change:
+    user = _assignee(session, d, params)
     return Change(values={"assigned_to_id": user.id})
+
+
+def reassign(
+    session: Session, d: Dossier, *, actor: Principal, now: datetime, params: Params
+) -> Change:
+    """A manager moves the dossier to another clerk of the unit (an absent clerk's work)."""
+    user = _assignee(session, d, params)
+    if d.assigned_to_id == user.id:
+        raise Conflict("Hồ sơ đã do cán bộ này xử lý.", type="dossier.already_assigned")
+    return Change(values={"assigned_to_id": user.id}, reason=params.get("reason") or None)
+
+
+def release(
+    session: Session, d: Dossier, *, actor: Principal, now: datetime, params: Params
+) -> Change:
+    """Back to the unit's queue; a clerk gives back only what is theirs."""
+    if d.assigned_to_id is None:
+        raise Conflict("Hồ sơ chưa được phân công cho ai.", type="dossier.not_assigned")
+    if actor.role == Role.CLERK and d.assigned_to_id != actor.user_id:
+        raise PermissionDenied(
+            "Cán bộ chỉ trả lại hồ sơ được phân công cho chính mình.", type="dossier.not_yours"
+        )
+    return Change(values={"assigned_to_id": None}, reason=params.get("reason") or None)
 
 
 def _pause(d: Dossier, *, now: datetime, reason: str) -> Change:
@@ -386,6 +414,8 @@ HANDLERS: dict[Action, Handler] = {
     Action.FORWARD: forward,
     Action.ACCEPT_HANDOVER: accept_handover,
     Action.ASSIGN: assign,
+    Action.REASSIGN: reassign,
+    Action.RELEASE: release,
     Action.REQUEST_SUPPLEMENT: request_supplement,
     Action.SUPPLY: supply,
     Action.REQUEST_PAYMENT: request_payment,

@@ -84,6 +84,11 @@ ACTION_FIELDS: dict[Action, dict[str, fields.Field[Any]]] = {
     },
     Action.ACCEPT_HANDOVER: {},
     Action.ASSIGN: {"assignee": Text(required=True, validate=validate.Length(max=120))},
+    Action.REASSIGN: {
+        "assignee": Text(required=True, validate=validate.Length(max=120)),
+        "reason": _opt_reason(),
+    },
+    Action.RELEASE: {"reason": _opt_reason()},
     Action.REQUEST_SUPPLEMENT: {"missing": MISSING},
     Action.SUPPLY: {"note": _opt_reason()},
     Action.REQUEST_PAYMENT: {"reason": _opt_reason()},

@@ -72,6 +72,8 @@ class Action(StrEnum):
     FORWARD = "forward"
     ACCEPT_HANDOVER = "accept_handover"
     ASSIGN = "assign"
+    REASSIGN = "reassign"
+    RELEASE = "release"
     REQUEST_SUPPLEMENT = "request_supplement"
     SUPPLY = "supply"
     REQUEST_PAYMENT = "request_payment"
@@ -139,6 +141,10 @@ TRANSITIONS: dict[Action, Edge] = {
         _e(Action.FORWARD, WORKING, S.PROCESSING, CLERKS, "Chuyển xử lý"),
         _e(Action.ACCEPT_HANDOVER, [S.PROCESSING], None, CLERKS, "Nhận hồ sơ để xử lý"),
         _e(Action.ASSIGN, WORKING, None, CLERKS, "Phân công xử lý"),
+        # A manager moves an open dossier from one clerk to another (an absent clerk's work,
+        # paused dossiers included); a clerk gives back a dossier to the unit's queue.
+        _e(Action.REASSIGN, IN_PROGRESS, None, {Role.MANAGER}, "Phân công lại người xử lý"),
+        _e(Action.RELEASE, IN_PROGRESS, None, CLERKS, "Trả hồ sơ về hàng chờ của đơn vị"),
         # During processing a supplement may be requested once unless the sector's law says
         # otherwise (Decree 61/2018 art. 19(2)(a)); the clock pauses while the citizen works.
         _e(

@@ -74,6 +74,7 @@ class Model:
     supplements: int = 0
     apologies: int = 0
     pending_handovers: int = 0
+    assignee: str | None = None  # "a2" after assign, "a" after reassign
     legal_due_at: str | None = None
     stale_etags: list[str] = field(default_factory=list)
 
@@ -96,6 +97,13 @@ class Model:
             return {409}
         if action == Action.REQUEST_SUPPLEMENT and self.supplements >= 1:
             return {422}  # once, unless the sector's law says otherwise
+        if action == Action.REASSIGN and self.assignee == "a":
+            return {409}  # already that clerk's
+        if action == Action.RELEASE:
+            if self.assignee is None:
+                return {409}
+            if actor == "clerk_a" and self.assignee != "a":
+                return {403}  # a clerk gives back only their own
         if action == Action.APOLOGIZE:
             if self.apologies >= 1:
                 return {422}  # the new date may be set once
@@ -111,7 +119,9 @@ class Model:
         )
 
 
-def body_for(action: Action, model: Model, assignee: str, unit: str) -> dict[str, Any]:
+def body_for(
+    action: Action, model: Model, assignee: str, unit: str, other: str = ""
+) -> dict[str, Any]:
     """A valid body for each action."""
     if action in (Action.INTAKE_INCOMPLETE, Action.REQUEST_SUPPLEMENT):
         return {"missing": ["Bản sao Giấy khai sinh", "Tờ khai có chữ ký"]}
@@ -121,6 +131,8 @@ def body_for(action: Action, model: Model, assignee: str, unit: str) -> dict[str
         return {"to_unit": unit, "result": "Đã kiểm tra"}
     if action == Action.ASSIGN:
         return {"assignee": assignee}
+    if action == Action.REASSIGN:
+        return {"assignee": other, "reason": "Cán bộ nghỉ phép"}
     if action == Action.APOLOGIZE:
         base = datetime.fromisoformat(model.legal_due_at) if model.legal_due_at else START_TIMES[0]
         return {
@@ -150,6 +162,7 @@ def test_lifecycle_state_machine(app, world, frozen_clock, session):
     )
     client = world.client
     assignee = world.users["clerk_a2"].username
+    other = world.users["clerk_a"].username
     stats: Counter[str] = Counter()
 
     class Lifecycle(RuleBasedStateMachine):
@@ -172,7 +185,7 @@ def test_lifecycle_state_machine(app, world, frozen_clock, session):
             expected = m.expected(action, actor, stale)
             resp = client.post(
                 f"/api/v1/dossiers/{m.id}/{action.value.replace('_', '-')}",
-                json=body_for(action, m, assignee, unit),
+                json=body_for(action, m, assignee, unit, other),
                 headers={**world[actor], "If-Match": m.stale_etags[-1] if stale else m.etag},
             )
             stats["steps"] += 1
@@ -193,6 +206,12 @@ def test_lifecycle_state_machine(app, world, frozen_clock, session):
             m.supplements += action == Action.REQUEST_SUPPLEMENT
             m.apologies += action == Action.APOLOGIZE
             m.pending_handovers += (action == Action.FORWARD) - (action == Action.ACCEPT_HANDOVER)
+            if action == Action.ASSIGN:
+                m.assignee = "a2"
+            elif action == Action.REASSIGN:
+                m.assignee = "a"
+            elif action in (Action.RELEASE, Action.FORWARD):
+                m.assignee = None
             m.legal_due_at = resp.json["legal_due_at"]
             body = resp.json
             assert (body["state"], body["version"]) == (m.state.value, m.version)
