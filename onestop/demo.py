@@ -25,9 +25,9 @@ DEMO_PASSWORD = "onestop-demo-2026"  # noqa: S105 - printed for the demo, never 
 DEMO_HISTORY = {"dossiers": 20_000, "years": 1.0, "seed": 2026}
 
 
-def prepare(*, history: bool = True) -> list[tuple[str, str, str]]:
+def prepare(*, history: bool = False) -> list[tuple[str, str, str]]:
     """Migrate, sync the catalogue, seed agencies and demo users, and load a year of synthetic
-    dossiers into an empty database; idempotent."""
+    dossiers into an empty database when ``history`` (the commands do; tests do not); idempotent."""
     from onestop.accounts.services import ensure_accounts
     from onestop.agencies.demo import seed_demo_agencies
     from onestop.core import migrate
@@ -113,7 +113,7 @@ def register(group: AppGroup) -> None:
     @with_appcontext
     def prepare_cmd() -> None:
         """Migrate the database, load the catalogue, seed agencies and one user per role."""
-        _print_accounts(prepare())
+        _print_accounts(prepare(history=True))
 
     @demo.command("generate")
     @click.option("--dossiers", default=100_000, show_default=True, type=click.IntRange(1))
@@ -156,7 +156,7 @@ def register(group: AppGroup) -> None:
     @with_appcontext
     def serve_cmd(bind: str, workers: int) -> None:
         """Prepare the demo, then serve the API with gunicorn."""
-        _print_accounts(prepare())
+        _print_accounts(prepare(history=True))
         gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
         click.echo(f"API: http://{bind}/api/v1/docs")
         os.execv(  # noqa: S606 - replaces this process with the server, no shell involved
