@@ -516,7 +516,8 @@ class Generator:
         }
         self.start = self.now - timedelta(days=365.25 * plan.years)
         any_cal = next(iter(self.offices.values())).calendar
-        assert any_cal is not None
+        if any_cal is None:
+            raise RuntimeError("no calendar for the province")
         self._days(any_cal)
         self.folded: dict[str, str] = {}
         self.used_versions: set[int] = set()
@@ -555,12 +556,13 @@ class Generator:
         self.sequences[key] = n
         return f"{office.code}-{day:%y%m%d}-{n:04d}"
 
-    def dossier(self, ident: int) -> _Sim | None:
+    def dossier(self, ident: int) -> _Sim:
         rng, plan, now = self.rng, self.plan, self.now
         offer = self.offers[self._pick(self.offer_cum)]
         office = offer.offices[self._pick(offer.office_cum)]
         cal = office.calendar
-        assert cal is not None
+        if cal is None:
+            raise RuntimeError(f"no calendar for {office.code}")
         day_index = self._pick(self.day_cum)
         day = self.days[day_index]
         progress = day_index / max(1, len(self.days) - 1)
@@ -964,7 +966,12 @@ class _Loader:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.pg = session.get_bind().dialect.name == "postgresql"
-        self.raw = session.connection().connection.dbapi_connection
+
+    @property
+    def raw(self) -> Any:
+        # Asked for at each load: after the caller commits a batch, the session's next
+        # transaction may run on another pooled connection.
+        return self.session.connection().connection.dbapi_connection
 
     def load(self, table: str, cols: list[str], rows: list[tuple]) -> None:
         if not rows:
@@ -1015,7 +1022,6 @@ def generate(
         d_rows, e_rows, h_rows = [], [], []
         for k in range(n):
             s = gen.dossier(next_dossier + k)
-            assert s is not None
             c = s.c
             d_rows.append(tuple(c[col] for col in D_COLS))
             for seq, (kind, action, at, actor, frm, to, data) in enumerate(s.events, start=1):

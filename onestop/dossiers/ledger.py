@@ -41,7 +41,7 @@ def illegal_transitions(events: Iterable[DossierEvent]) -> list[str]:
         first = edge.action == Action.SUBMIT
         if (state is None) != first or ev.from_state != state:
             problems.append(f"{ev.seq}: {ev.action} from {ev.from_state}, dossier was {state}")
-        elif not first and State(state) not in edge.sources:
+        elif not first and state is not None and State(state) not in edge.sources:
             problems.append(f"{ev.seq}: {ev.action} not allowed from {state}")
         target = edge.target.value if edge.target else state
         if ev.to_state != target:

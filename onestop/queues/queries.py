@@ -94,7 +94,8 @@ OPEN = [
     "awaiting_payment",
     "withdrawal_requested",
 ]
-assert set(OPEN) == {s.value for s in IN_PROGRESS}
+if set(OPEN) != {s.value for s in IN_PROGRESS}:  # a new open state must join the indexes
+    raise RuntimeError("queues: OPEN differs from the dossiers' open states")
 WORKING = [State.RECEIVED.value, State.PROCESSING.value]
 WAITING = [State.SUPPLEMENT_REQUESTED.value, State.AWAITING_PAYMENT.value]
 
