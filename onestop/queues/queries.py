@@ -358,6 +358,8 @@ def decode_cursor(token: str, view: View, sort: Sort) -> Cursor:
         v, s, key, ident = raw
         if v != view.value or s != sort.value or not isinstance(ident, int):
             raise problem
+        if not 0 < ident < 2**31:
+            raise problem
         if sort in (Sort.DUE, Sort.RECEIVED):
             key = datetime.fromisoformat(key)
             if key.tzinfo is None:

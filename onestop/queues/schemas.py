@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -9,6 +10,12 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from onestop.core.text import Text
 from onestop.dossiers.states import Channel, State
 from onestop.queues.queries import Sort
+
+# Dates a dossier can have; outside them a filter is a mistake, refused with 422.
+DAYS = validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31))
+INSTANTS = validate.Range(
+    min=datetime(2000, 1, 1, tzinfo=UTC), max=datetime(2100, 12, 31, tzinfo=UTC)
+)
 
 
 class QueueFilterArgsSchema(Schema):
@@ -22,9 +29,15 @@ class QueueFilterArgsSchema(Schema):
     online_level = fields.String(validate=validate.OneOf(["full", "partial"]))
     state = fields.Enum(State, by_value=True)
     assignee = Text(validate=validate.Length(max=120), metadata={"description": "user name"})
-    received_from = fields.Date(metadata={"description": "first day of receipt (Hà Nội time)"})
-    received_to = fields.Date(metadata={"description": "last day of receipt (Hà Nội time)"})
-    due_before = fields.AwareDateTime(metadata={"description": "legal due date before this"})
+    received_from = fields.Date(
+        validate=DAYS, metadata={"description": "first day of receipt (Hà Nội time)"}
+    )
+    received_to = fields.Date(
+        validate=DAYS, metadata={"description": "last day of receipt (Hà Nội time)"}
+    )
+    due_before = fields.AwareDateTime(
+        validate=INSTANTS, metadata={"description": "legal due date before this"}
+    )
     q = Text(
         validate=validate.Length(min=2, max=100),
         metadata={"description": "dossier code prefix, or applicant name (diacritics optional)"},
