@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -34,7 +33,6 @@ from sqlalchemy.orm import Session
 
 from onestop.accounts.models import User
 from onestop.agencies.models import Agency
-from onestop.calendars.services import calendar_for_agency
 from onestop.catalogue.models import ProcedureVersion
 from onestop.core.access import Principal, Role
 from onestop.core.clock import VN_TZ
@@ -43,7 +41,6 @@ from onestop.core.text import fold
 from onestop.dossiers import clock
 from onestop.dossiers.models import Dossier, Handover
 from onestop.dossiers.states import IN_PROGRESS, Channel, State
-from onestop.worktime import Calendar
 
 # A working day is eight working hours (Labour Code 2019 art. 105; docs/queues.md).
 WORKING_DAY = 8 * 3600
@@ -180,58 +177,42 @@ def _sort_column(view: View, sort: Sort):
     }[sort]
 
 
-_DURATIONS: dict[str, Any] = {"key": None, "value": []}
-_DURATIONS_LOCK = threading.Lock()
-
-
-def _durations(session: Session) -> list[tuple[int, str]]:
-    """Every processing time of the catalogue (all versions), cached until it changes."""
-    key = session.execute(select(func.count(), func.max(ProcedureVersion.id))).one()
-    with _DURATIONS_LOCK:
-        if _DURATIONS["key"] == tuple(key):
-            return _DURATIONS["value"]
-    found: set[tuple[int, str]] = set()
-    for version in session.scalars(select(ProcedureVersion)):
-        for channel in version.as_definition().channels:
-            found.add((channel.processing_time.amount, channel.processing_time.unit.value))
-    value = sorted(found)
-    with _DURATIONS_LOCK:
-        _DURATIONS.update(key=tuple(key), value=value)
-    return value
-
-
 def _due_soon_clause(session: Session, ctx: QueueContext, units: frozenset[int]):
     """Running dossiers whose remaining working time is under the share of their budget.
 
-    Remaining < share × budget ⇔ due < now + share × budget in working time, and that instant
-    is computed once per (unit calendar, processing time): a handful of range conditions on
-    the due date instead of a working-time function per row.
+    Remaining < share × budget ⇔ due < now + share × budget in working time. That instant is
+    computed once per (calendar, processing time) among the running dossiers of the units —
+    a handful — with the calendar each dossier was received under, so the tab is a few range
+    conditions on the due date instead of a working-time function per row, and it agrees
+    with each row's own ``due_soon`` flag.
     """
-    by_calendar: dict[str, tuple[Calendar, set[int]]] = {}
-    for unit in units:
-        key, cal = calendar_for_agency(
-            session, unit, on=ctx.now.astimezone(VN_TZ).date(), remember=False
+    combos = session.execute(
+        select(Dossier.calendar_key, Dossier.duration_amount, Dossier.duration_unit)
+        .where(
+            _state_in(OPEN),
+            Dossier.paused_since.is_(None),
+            Dossier.current_unit_id.in_(sorted(units)),
+            Dossier.legal_due_at >= ctx.now,
         )
-        by_calendar.setdefault(key, (cal, set()))[1].add(unit)
+        .distinct()
+    ).all()
     clauses = []
-    for cal, unit_ids in by_calendar.values():
-        per_duration = []
-        for amount, unit in _durations(session):
-            budget = budget_seconds(amount, unit)
-            if not budget:
-                continue
-            limit = cal.shift_working(
-                ctx.now, timedelta(seconds=math.ceil(ctx.due_soon_share * budget))
+    for key, amount, unit in combos:
+        budget = budget_seconds(amount, unit)
+        if key is None or not budget:
+            continue
+        cal = clock.calendar_by_key(session, key)[1]
+        limit = cal.shift_working(
+            ctx.now, timedelta(seconds=math.ceil(ctx.due_soon_share * budget))
+        )
+        clauses.append(
+            and_(
+                Dossier.calendar_key == key,
+                Dossier.duration_amount == amount,
+                Dossier.duration_unit == unit,
+                Dossier.legal_due_at < limit,
             )
-            per_duration.append(
-                and_(
-                    Dossier.duration_amount == amount,
-                    Dossier.duration_unit == unit,
-                    Dossier.legal_due_at < limit,
-                )
-            )
-        if per_duration:
-            clauses.append(and_(Dossier.current_unit_id.in_(sorted(unit_ids)), or_(*per_duration)))
+        )
     return or_(*clauses) if clauses else false()
 
 
