@@ -15,6 +15,9 @@ supplement requested for about 8 %. Procedures and communes get skewed (Zipf-lik
 months a seasonal weight (Tết in late January or February is quiet), so statistics over
 agencies, procedures and months look like a real province's. The synthetic history has no audit
 trail and no uploaded files: nobody performed it.
+
+The module is long because one dossier's simulation is one function that follows the
+transition handlers step by step; split, it would no longer read side by side with them.
 """
 
 from __future__ import annotations

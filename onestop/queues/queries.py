@@ -5,6 +5,9 @@ they currently sit, narrowed to the caller's units; pages continue after the las
 (keyset: ``(sort key, id) > (last key, last id)``), never with OFFSET, so a page costs the same
 at the first and at the ten-thousandth row and rows received meanwhile do not shift the pages.
 Times left are counted in working time with each dossier's own calendar (docs/queues.md).
+
+The module is long because the pages, the counts and the rows share the tabs' predicates and
+are read together with the partial indexes they rely on.
 """
 
 from __future__ import annotations
