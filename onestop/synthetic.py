@@ -348,9 +348,7 @@ def _offices(session: Session, *, now: datetime, rng: random.Random) -> dict[str
             # Population is skewed: a few wards carry much of the load.
             weight=rng.lognormvariate(0, 0.8),
         )
-        office.calendar_key, office.calendar = calendar_for_agency(
-            session, i, on=now.astimezone(UTC).date()
-        )
+        office.calendar_key, office.calendar = calendar_for_agency(session, i, now=now)
         out[code] = office
     return out
 
