@@ -1,15 +1,15 @@
 """Queues: partial indexes for the clerk work queues (open dossiers by unit, assignee, due date).
 
-Revision ID: 0009_queues
-Revises: 0008_documents
+Revision ID: 0012_queues
+Revises: 0011_audit_keys
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_queues"
-down_revision = "0008_documents"
+revision = "0012_queues"
+down_revision = "0011_audit_keys"
 branch_labels = None
 depends_on = None
 
