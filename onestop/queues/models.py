@@ -1,7 +1,7 @@
 """The indexes the queue views read: partial indexes on the dossiers where they currently sit.
 
 The rows belong to ``dossiers``; only the access paths are the queues' own, so they are declared
-here on the dossiers' tables (and created by the migration ``0012_queues``). Each index holds
+here on the dossiers' tables (and created by the migration ``0013_queues``). Each index holds
 only the dossiers of one tab (open, unassigned, submitted, resolved…), keyed by the unit or the
 assignee and the legal due date, so that a page is an index range scan of at most 50 entries
 whatever the size of the history (docs/queues.md has the plans).

@@ -1,15 +1,15 @@
 """Queues: partial indexes for the clerk work queues (open dossiers by unit, assignee, due date).
 
-Revision ID: 0012_queues
-Revises: 0011_audit_keys
+Revision ID: 0013_queues
+Revises: 0012_idempotency_retention
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_queues"
-down_revision = "0011_audit_keys"
+revision = "0013_queues"
+down_revision = "0012_idempotency_retention"
 branch_labels = None
 depends_on = None
 
