@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from onestop.demo import DEMO_PASSWORD
-from tests.servers import Reply, Server, add_users, running_server
+from tests.servers import MANY_CITIZENS_ENV, Reply, Server, add_users, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,11 @@ DOSSIERS = 36
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     users = [(u, "Lê Thị Thu Hà", "clerk", (HAC_THANH,)) for u in CLERKS]
     with running_server(
-        tmp_path_factory.mktemp("gunicorn"), seed=add_users(users, DEMO_PASSWORD), workers=4
+        tmp_path_factory.mktemp("gunicorn"),
+        seed=add_users(users, DEMO_PASSWORD),
+        workers=4,
+        # One citizen submits the whole batch: lift the per-citizen submission limits.
+        env=MANY_CITIZENS_ENV,
     ) as srv:
         yield srv
         log = srv.log()
