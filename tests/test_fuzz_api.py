@@ -414,12 +414,14 @@ def test_a_notice_text_the_form_cannot_print_is_refused_before_the_transition(
     """Found by the long run (``apologize`` with U+2D75F in the reason): the transition
     committed, then its statutory notice failed to render and could never be issued. Now the
     transition is refused with a 422 and the dossier is unchanged; a printable text goes
-    through and the notice is issued."""
+    through and the notice is issued. The rule is applied at the boundary (the field and the
+    character are named), like every other text that reaches a form."""
     world = make_world(client, session)
     d = ok(submit(client, world["citizen"]), 201)
     resp = act(client, world["clerk_a"], d["id"], action, body)
     err = assert_error_shape(resp, 422)
-    assert err["type"] == "document.unprintable_text" and field in err["errors"]["json"]
+    assert err["type"] == "request.invalid" and field in err["errors"]["json"]
+    assert "U+" in str(err["errors"]["json"][field])
     again = ok(client.get(f"/api/v1/dossiers/{d['id']}", headers=world["clerk_a"]))
     assert (again["state"], again["version"]) == ("submitted", d["version"])
 

@@ -44,7 +44,7 @@ class TokenSchema(Schema):
 class RegisterSchema(Schema):
     username = fields.String(required=True, validate=USERNAME)
     password = fields.String(required=True, load_only=True, validate=validate.Length(max=128))
-    full_name = Text(required=True, validate=validate.Length(min=2, max=200))
+    full_name = Text(required=True, printable=True, validate=validate.Length(min=2, max=200))
     email = fields.Email(load_default=None, validate=validate.Length(max=254))
     phone = fields.String(load_default=None, validate=PHONE)
 

@@ -40,10 +40,10 @@ class AgencyPageSchema(Schema):
 
 class AgencyCreateSchema(Schema):
     code = fields.String(required=True, validate=AGENCY_CODE)
-    name = Text(required=True, validate=validate.Length(min=2, max=300))
+    name = Text(required=True, printable=True, validate=validate.Length(min=2, max=300))
     kind = fields.Enum(AgencyKind, by_value=True, required=True)
     parent_code = fields.String(load_default=None, validate=AGENCY_CODE)
     valid_from = fields.Date(required=True)
     valid_to = fields.Date(load_default=None)
-    place = Text(load_default="", validate=validate.Length(max=100))
-    address = Text(load_default="", validate=validate.Length(max=500))
+    place = Text(printable=True, load_default="", validate=validate.Length(max=100))
+    address = Text(printable=True, load_default="", validate=validate.Length(max=500))

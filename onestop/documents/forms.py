@@ -18,22 +18,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from functools import cache
-from importlib import resources
 from typing import Any, ClassVar, Self
 
-from fontTools.ttLib import TTFont
-
-from onestop.core.text import clean_text
-
-# The four faces used by the templates (assets/forms.css). A character must be in all of them,
-# because any field may be set in bold or italic.
-FONT_FILES = (
-    "LiberationSerif-Regular.ttf",
-    "LiberationSerif-Bold.ttf",
-    "LiberationSerif-Italic.ttf",
-    "LiberationSerif-BoldItalic.ttf",
-)
+from onestop.core.text import UnprintableText, clean_text
 
 # Dossier code: <agency code>-<yyMMdd of receipt>-<sequence>, e.g. 000.00.10.H56-261123-0001
 # (Circular 03/2025/TT-VPCP; the agency code follows Decision 20/2020/QĐ-TTg and is opaque here).
@@ -55,17 +42,6 @@ class FormValidationError(ValueError):
         self.message = message
 
 
-@cache
-def supported_codepoints() -> frozenset[int]:
-    """Code points every bundled face can draw (read once from the fonts' cmap tables)."""
-    fonts = resources.files("onestop.documents") / "assets" / "fonts"
-    sets = []
-    for name in FONT_FILES:
-        with (fonts / name).open("rb") as fh:
-            sets.append(frozenset(TTFont(fh, lazy=True).getBestCmap()))
-    return frozenset.intersection(*sets)
-
-
 def _clean_text(path: str, value: Any, *, max_len: int, multiline: bool) -> str:
     if not isinstance(value, str):
         raise FormValidationError(path, "phải là chuỗi ký tự")
@@ -73,19 +49,18 @@ def _clean_text(path: str, value: Any, *, max_len: int, multiline: bool) -> str:
     # is at most about three times longer than its NFC form in Vietnamese.
     if len(value) > 4 * max_len:
         raise FormValidationError(path, f"dài quá {max_len} ký tự")
-    # NFC, and no control, bidi or zero-width characters (docs/security.md decision 9).
+    # NFC, no control, bidi or zero-width characters (docs/security.md decision 9), exotic spaces
+    # made plain, and only what the bundled fonts draw: the same rule as at the API boundary.
     try:
-        text = clean_text(value.replace("\r\n", "\n"), multiline=multiline)
+        text = clean_text(value.replace("\r\n", "\n"), multiline=multiline, printable=True)
+    except UnprintableText as exc:
+        raise FormValidationError(
+            path, f"chứa ký tự phông chữ không hiển thị được: U+{ord(exc.char):04X}"
+        ) from None
     except ValueError as exc:
         raise FormValidationError(path, str(exc)) from None
     if len(text) > max_len:
         raise FormValidationError(path, f"dài quá {max_len} ký tự")
-    glyphs = supported_codepoints()
-    for ch in text:
-        if ord(ch) not in glyphs and not (multiline and ch == "\n"):
-            raise FormValidationError(
-                path, f"chứa ký tự phông chữ không hiển thị được: U+{ord(ch):04X}"
-            )
     return text
 
 

@@ -55,3 +55,27 @@ class IssuedDocument(Base):
     supersedes_id: Mapped[int | None] = mapped_column(
         ForeignKey("issued_documents.id", ondelete="RESTRICT")
     )
+
+
+class IssueFailure(Base):
+    """A document the repair job could not issue: reported, and set aside for a while.
+
+    Without it one dossier whose receipt cannot be produced (a row stored before the boundary
+    refused unprintable text, say) would be retried first on every run and, ten of them, would
+    stop every later receipt. One row per occasion; deleted when the document is issued.
+    """
+
+    __tablename__ = "document_issue_failures"
+    __table_args__ = (CheckConstraint("attempts > 0", name="attempts_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occasion: Mapped[str] = mapped_column(String(120), unique=True)
+    dossier_id: Mapped[int] = mapped_column(
+        ForeignKey("dossiers.id", ondelete="RESTRICT"), index=True
+    )
+    form_code: Mapped[str] = mapped_column(String(2))
+    attempts: Mapped[int] = mapped_column(Integer)
+    first_failed_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime]
+    # Why, in one line, without personal data: the field path and the character's code point.
+    error: Mapped[str] = mapped_column(String(500))

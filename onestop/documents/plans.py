@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -22,6 +23,7 @@ from onestop.agencies.models import Agency
 from onestop.core.access import Principal, Role
 from onestop.core.clock import VN_TZ
 from onestop.core.errors import NotFound, PermissionDenied, RuleViolation
+from onestop.core.text import PLACEHOLDER, printable_or_placeholder
 from onestop.documents.forms import (
     FORM_TYPES,
     ApologyData,
@@ -44,6 +46,8 @@ from onestop.dossiers.attachments import EXTRA_SLOTS, DossierFile
 from onestop.dossiers.models import Dossier, DossierEvent, Handover
 from onestop.dossiers.services import duration_of, scope
 from onestop.dossiers.states import Action
+
+log = logging.getLogger(__name__)
 
 RECEIPT = ReceiptData.form_code
 SUPPLEMENT_REQUEST = SupplementRequestData.form_code
@@ -368,6 +372,32 @@ def transition_plan(
     return Plan(form, transition_occasion(d.id, code, version), d.agency_id, d.id)
 
 
+# (dossier id, field) already reported: a row that cannot print is logged once per process,
+# not on every print of every register that lists it.
+_reported_unprintable: set[tuple[int, str]] = set()
+
+
+def _printable(value: str | None, *, dossier_id: int, field: str) -> str | None:
+    """Text of an internal record (control slip, register) from a stored row, made printable.
+
+    Rows stored before the boundary refused unprintable text may hold a character the fonts
+    cannot draw; such a row must not stop the whole register or slip from printing. The
+    character is shown as a placeholder and the row reported once (docs/documents.md).
+    """
+    if value is None:
+        return None
+    text, replaced = printable_or_placeholder(value)
+    if replaced and (dossier_id, field) not in _reported_unprintable:
+        _reported_unprintable.add((dossier_id, field))
+        log.warning(
+            "dossier %s: %s holds characters the forms cannot print; printed as %s",
+            dossier_id,
+            field,
+            PLACEHOLDER,
+        )
+    return text
+
+
 def _step_result(end: datetime | None, due: datetime | None) -> str | None:
     """The result column of one step, "Trước hạn / Đúng hạn / Quá hạn": early means finished
     on a day before the due day, on time means by the due time (docs/domain.md §8, for steps)."""
@@ -406,20 +436,24 @@ def control_slip_plan(
         note = "; ".join(p for p in (r.step_name, r.step_result) if p) or None
         steps.append(
             HandoverStep(
-                from_unit=units[r.from_unit_id],
-                to_unit=units[r.to_unit_id],
+                from_unit=_printable(units[r.from_unit_id], dossier_id=d.id, field="from_unit"),
+                to_unit=_printable(units[r.to_unit_id], dossier_id=d.id, field="to_unit"),
                 handed_at=r.handed_at,
-                giver=names.get(r.handed_by_id),
-                receiver=names.get(r.accepted_by_id) if r.accepted_by_id else None,
+                giver=_printable(names.get(r.handed_by_id), dossier_id=d.id, field="giver"),
+                receiver=_printable(
+                    names.get(r.accepted_by_id) if r.accepted_by_id else None,
+                    dossier_id=d.id,
+                    field="receiver",
+                ),
                 result=_step_result(end, r.step_due_at),
-                note=note[:500] if note else None,
+                note=_printable(note[:500] if note else None, dossier_id=d.id, field="note"),
             )
         )
     agency = _agency(session, d.agency_id)
     form = ControlSlipData(
         header=header_for(agency, now),
         dossier_code=d.code,
-        applicant_name=d.applicant_name,
+        applicant_name=_printable(d.applicant_name, dossier_id=d.id, field="applicant_name"),
         procedure_name=procedures.name_of(session, d.procedure_version_id),
         received_at=d.received_at,
         appointment_at=d.promised_due_at,
@@ -508,9 +542,15 @@ def register_plan(
                 dossier_code=d.code,
                 procedure_name=names[d.procedure_version_id][:300],
                 sets_count=d.sets_count,
-                applicant_name=d.applicant_name,
-                applicant_contact=contact[:300] or UNKNOWN_ADDRESS,
-                handling_agency=unit_names[d.current_unit_id][:200],
+                applicant_name=_printable(
+                    d.applicant_name, dossier_id=d.id, field="applicant_name"
+                ),
+                applicant_contact=_printable(
+                    contact[:300] or UNKNOWN_ADDRESS, dossier_id=d.id, field="applicant_contact"
+                ),
+                handling_agency=_printable(
+                    unit_names[d.current_unit_id][:200], dossier_id=d.id, field="handling_agency"
+                ),
                 received_at=d.received_at,
                 appointment_at=d.promised_due_at or d.received_at,
                 transferred_at=first_handover.get(d.id),

@@ -26,6 +26,7 @@ from weasyprint.css import ColorProfile
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+from onestop.core.glyphs import FONT_FILES, font_dir
 from onestop.core.vndates import (
     format_date_long,
     format_date_short,
@@ -33,7 +34,7 @@ from onestop.core.vndates import (
     format_datetime_short,
     format_place_date,
 )
-from onestop.documents.forms import FONT_FILES, FormData
+from onestop.documents.forms import FormData
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,7 @@ class AssetFetcher(URLFetcher):
 def _load_assets() -> dict[str, tuple[str, bytes]]:
     root = resources.files("onestop.documents") / "assets"
     assets = {
-        f"{ASSET_PREFIX}fonts/{name}": ("font/ttf", (root / "fonts" / name).read_bytes())
+        f"{ASSET_PREFIX}fonts/{name}": ("font/ttf", (font_dir() / name).read_bytes())
         for name in FONT_FILES
     }
     assets[f"{ASSET_PREFIX}forms.css"] = ("text/css", (root / "forms.css").read_bytes())

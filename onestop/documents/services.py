@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,10 +32,8 @@ from onestop.core import audit, events
 from onestop.core.access import Principal, Role
 from onestop.core.errors import NotFound
 from onestop.documents.events import DocumentIssued
-from onestop.documents.forms import (
-    FormData,
-)
-from onestop.documents.models import IssuedDocument
+from onestop.documents.forms import FormData, FormValidationError
+from onestop.documents.models import IssuedDocument, IssueFailure
 
 # The plans live in ``plans``; re-exported here, where callers have always found them.
 from onestop.documents.plans import (
@@ -290,16 +288,83 @@ def verify(session: Session, sha256: str) -> Verification | None:
     )
 
 
-def received_without_receipt(session: Session, *, limit: int) -> list[Dossier]:
-    """Received dossiers that have no receipt yet (a crash between commit and render)."""
+def received_without_receipt(
+    session: Session, *, limit: int, now: datetime, retry_after: timedelta
+) -> list[Dossier]:
+    """Received dossiers that have no receipt yet (a crash between commit and render), oldest
+    first, leaving out those whose receipt failed less than ``retry_after`` ago: a receipt that
+    cannot be produced must not hold back the ones after it."""
     has_receipt = exists().where(
         IssuedDocument.dossier_id == Dossier.id, IssuedDocument.form_code == RECEIPT
+    )
+    failed_recently = exists().where(
+        IssueFailure.dossier_id == Dossier.id,
+        IssueFailure.form_code == RECEIPT,
+        IssueFailure.last_failed_at > now - retry_after,
     )
     return list(
         session.scalars(
             select(Dossier)
-            .where(Dossier.received_at.is_not(None), Dossier.code.is_not(None), ~has_receipt)
+            .where(
+                Dossier.received_at.is_not(None),
+                Dossier.code.is_not(None),
+                ~has_receipt,
+                ~failed_recently,
+            )
             .order_by(Dossier.id)
             .limit(limit)
         )
     )
+
+
+def set_aside(session: Session, *, now: datetime, retry_after: timedelta) -> list[IssueFailure]:
+    """Documents whose last attempt failed less than ``retry_after`` ago, oldest first."""
+    return list(
+        session.scalars(
+            select(IssueFailure)
+            .where(IssueFailure.last_failed_at > now - retry_after)
+            .order_by(IssueFailure.dossier_id)
+        )
+    )
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a document could not be issued, in one line and without personal data: the form
+    field and the rule it broke (a code point, a length), or only the kind of error."""
+    if isinstance(exc, FormValidationError):
+        return f"{exc.field}: {exc.message}"[:500]
+    return type(exc).__name__
+
+
+def record_failure(
+    session: Session,
+    plan_occasion: str,
+    *,
+    dossier_id: int,
+    form_code: str,
+    error: str,
+    now: datetime,
+) -> IssueFailure:
+    """Note (or count again) a failed attempt to issue the document of ``plan_occasion``."""
+    row = session.scalar(select(IssueFailure).where(IssueFailure.occasion == plan_occasion))
+    if row is None:
+        row = IssueFailure(
+            occasion=plan_occasion,
+            dossier_id=dossier_id,
+            form_code=form_code,
+            attempts=1,
+            first_failed_at=now,
+            last_failed_at=now,
+            error=error,
+        )
+        session.add(row)
+    else:
+        row.attempts += 1
+        row.last_failed_at = now
+        row.error = error
+    session.flush()
+    return row
+
+
+def clear_failure(session: Session, occasion: str) -> None:
+    session.execute(delete(IssueFailure).where(IssueFailure.occasion == occasion))

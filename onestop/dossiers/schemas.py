@@ -7,25 +7,28 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from onestop.core.pagination import PageArgsSchema, PageMetaSchema
-from onestop.core.text import Text
+from onestop.core.text import Text, printable
 from onestop.dossiers.applicant import cccd_problem, tax_code_problem
 from onestop.dossiers.states import Action, Channel, State
 
 # Every free string is a ``Text`` field, codes and user names included: a NUL byte or a lone
 # surrogate must be a 422 here, not reach a query (PostgreSQL refuses NUL with a server error).
+# Every field whose text can reach a form (the applicant, addresses, notes, reasons, the missing
+# papers, results) is ``printable``: a character the forms' fonts cannot draw is a 422 naming the
+# field and the character, not a receipt that can never be issued (docs/documents.md).
 PHONE = validate.Regexp(r"^\+?[0-9]{9,15}$", error="Số điện thoại không hợp lệ.")
 DELIVERY = ["desk", "post", "online"]
 
 
 class ApplicantSchema(Schema):
     kind = fields.String(load_default="person", validate=validate.OneOf(["person", "organisation"]))
-    full_name = Text(required=True, validate=validate.Length(min=2, max=200))
-    id_number = Text(load_default=None, metadata={"description": "CCCD, 12 digits"})
-    tax_code = Text(load_default=None, validate=validate.Length(max=14))
+    full_name = Text(required=True, printable=True, validate=validate.Length(min=2, max=200))
+    id_number = Text(load_default=None, printable=True, metadata={"description": "CCCD, 12 digits"})
+    tax_code = Text(load_default=None, printable=True, validate=validate.Length(max=14))
     birth_date = fields.Date(load_default=None)
-    address = Text(load_default="", validate=validate.Length(max=500))
+    address = Text(load_default="", printable=True, validate=validate.Length(max=500))
     phone = fields.String(load_default=None, validate=PHONE)
-    email = fields.Email(load_default=None, validate=validate.Length(max=254))
+    email = fields.Email(load_default=None, validate=[validate.Length(max=254), printable])
 
     @validates_schema
     def _identity(self, data: dict[str, Any], **_: Any) -> None:
@@ -50,8 +53,8 @@ class DossierCreateSchema(Schema):
     applicant = fields.Nested(ApplicantSchema, required=True)
     sets_count = fields.Integer(strict=True, load_default=1, validate=validate.Range(min=1, max=20))
     result_delivery = fields.String(load_default="desk", validate=validate.OneOf(DELIVERY))
-    delivery_address = Text(load_default="", validate=validate.Length(max=500))
-    note = Text(load_default="", multiline=True, validate=validate.Length(max=2000))
+    delivery_address = Text(load_default="", printable=True, validate=validate.Length(max=500))
+    note = Text(load_default="", multiline=True, printable=True, validate=validate.Length(max=2000))
     owner_username = Text(
         load_default=None,
         validate=validate.Length(max=120),
@@ -59,9 +62,11 @@ class DossierCreateSchema(Schema):
     )
 
 
-REASON = Text(required=True, multiline=True, validate=validate.Length(min=3, max=2000))
+REASON = Text(
+    required=True, multiline=True, printable=True, validate=validate.Length(min=3, max=2000)
+)
 MISSING = fields.List(
-    Text(validate=validate.Length(min=2, max=500)),
+    Text(printable=True, validate=validate.Length(min=2, max=500)),
     required=True,
     validate=validate.Length(min=1, max=50),
     metadata={"description": "one complete list of what is missing or must be corrected"},
@@ -69,7 +74,9 @@ MISSING = fields.List(
 
 
 def _opt_reason() -> Text:
-    return Text(load_default=None, multiline=True, validate=validate.Length(max=2000))
+    return Text(
+        load_default=None, multiline=True, printable=True, validate=validate.Length(max=2000)
+    )
 
 
 ACTION_FIELDS: dict[Action, dict[str, fields.Field[Any]]] = {
@@ -80,7 +87,9 @@ ACTION_FIELDS: dict[Action, dict[str, fields.Field[Any]]] = {
     Action.FORWARD: {
         "to_unit": Text(required=True, validate=validate.Length(max=40)),
         "step_code": Text(load_default=None, validate=validate.Length(max=40)),
-        "result": Text(load_default=None, multiline=True, validate=validate.Length(max=1000)),
+        "result": Text(
+            load_default=None, multiline=True, printable=True, validate=validate.Length(max=1000)
+        ),
     },
     Action.ACCEPT_HANDOVER: {},
     Action.ASSIGN: {"assignee": Text(required=True, validate=validate.Length(max=120))},
@@ -98,7 +107,9 @@ ACTION_FIELDS: dict[Action, dict[str, fields.Field[Any]]] = {
     Action.DENY: {"reason": REASON},
     Action.APOLOGIZE: {"reason": REASON, "new_due_at": fields.AwareDateTime(required=True)},
     Action.RESOLVE: {
-        "result": Text(required=True, multiline=True, validate=validate.Length(min=3, max=2000))
+        "result": Text(
+            required=True, multiline=True, printable=True, validate=validate.Length(min=3, max=2000)
+        )
     },
     Action.RETURN_RESULT: {
         "method": fields.String(load_default=None, validate=validate.OneOf(DELIVERY))

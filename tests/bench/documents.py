@@ -46,7 +46,7 @@ from tests.documents.conftest import (  # noqa: E402
     stop_notice_dict,
 )
 
-FONTS = ROOT / "onestop" / "documents" / "assets" / "fonts"
+FONTS = ROOT / "onestop" / "core" / "fonts"
 MINIMAL_PAGE = '<html lang="vi"><body><p>Giấy tiếp nhận hồ sơ và hẹn trả kết quả</p></body></html>'
 
 COLD_CODE = """

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from onestop.core.glyphs import supported_codepoints
 from onestop.documents.forms import (
     FORM_TYPES,
     ApologyData,
@@ -21,7 +22,6 @@ from onestop.documents.forms import (
     RegisterData,
     StopNoticeData,
     SupplementRequestData,
-    supported_codepoints,
 )
 from tests.documents.conftest import (
     apology_dict,
