@@ -285,7 +285,7 @@ class ReceiptData(FormData):
     form_code: ClassVar[str] = "01"
     title: ClassVar[str] = "Giấy tiếp nhận hồ sơ và hẹn trả kết quả"
     template_name: ClassVar[str] = "01_receipt.html"
-    template_version: ClassVar[str] = "01.1"
+    template_version: ClassVar[str] = "01.2"
 
     header: Header = field(metadata=_spec(_Nested(Header)))
     dossier_code: str = field(metadata=_text(60, pattern=DOSSIER_CODE_RE))
@@ -325,7 +325,7 @@ class SupplementRequestData(FormData):
     form_code: ClassVar[str] = "02"
     title: ClassVar[str] = "Phiếu yêu cầu bổ sung, hoàn thiện hồ sơ"
     template_name: ClassVar[str] = "02_supplement.html"
-    template_version: ClassVar[str] = "02.1"
+    template_version: ClassVar[str] = "02.2"
 
     header: Header = field(metadata=_spec(_Nested(Header)))
     # No code yet when the dossier is incomplete at intake: it has not been received.
@@ -347,7 +347,7 @@ class RefusalData(FormData):
     form_code: ClassVar[str] = "03"
     title: ClassVar[str] = "Phiếu từ chối tiếp nhận giải quyết hồ sơ"
     template_name: ClassVar[str] = "03_refusal.html"
-    template_version: ClassVar[str] = "03.1"
+    template_version: ClassVar[str] = "03.2"
 
     header: Header = field(metadata=_spec(_Nested(Header)))
     dossier_code: str | None = field(default=None, metadata=_text(60, pattern=DOSSIER_CODE_RE))
@@ -366,7 +366,7 @@ class ApologyData(FormData):
     form_code: ClassVar[str] = "04"
     title: ClassVar[str] = "Phiếu xin lỗi và hẹn lại ngày trả kết quả"
     template_name: ClassVar[str] = "04_apology.html"
-    template_version: ClassVar[str] = "04.1"
+    template_version: ClassVar[str] = "04.2"
 
     header: Header = field(metadata=_spec(_Nested(Header)))
     dossier_code: str = field(metadata=_text(60, pattern=DOSSIER_CODE_RE))
@@ -404,7 +404,7 @@ class StopNoticeData(FormData):
     form_code: ClassVar[str] = "05"
     title: ClassVar[str] = "Thông báo dừng giải quyết hồ sơ"
     template_name: ClassVar[str] = "05_stop_notice.html"
-    template_version: ClassVar[str] = "05.1"
+    template_version: ClassVar[str] = "05.2"
 
     header: Header = field(metadata=_spec(_Nested(Header)))
     dossier_code: str = field(metadata=_text(60, pattern=DOSSIER_CODE_RE))
@@ -443,7 +443,7 @@ class ControlSlipData(FormData):
     form_code: ClassVar[str] = "06"
     title: ClassVar[str] = "Phiếu kiểm soát quá trình giải quyết hồ sơ"
     template_name: ClassVar[str] = "06_control_slip.html"
-    template_version: ClassVar[str] = "06.1"
+    template_version: ClassVar[str] = "06.2"
 
     header: Header = field(metadata=_spec(_Nested(Header)))
     dossier_code: str = field(metadata=_text(60, pattern=DOSSIER_CODE_RE))
@@ -486,7 +486,7 @@ class RegisterData(FormData):
     form_code: ClassVar[str] = "07"
     title: ClassVar[str] = "Sổ theo dõi hồ sơ"
     template_name: ClassVar[str] = "07_register.html"
-    template_version: ClassVar[str] = "07.1"
+    template_version: ClassVar[str] = "07.2"
     # A month of a busy commune desk fits; larger periods are printed as several volumes so that
     # one render stays bounded (about 35 ms per entry, docs/documents.md).
     max_entries: ClassVar[int] = 200
