@@ -31,6 +31,8 @@ EMAIL_RE = re.compile(r"[^@\s]{1,64}@[^@\s]{1,189}")
 # The lookup URL is printed into the QR code, so it is held to the shape the service produces.
 LOOKUP_BASE_URL_RE = re.compile(r"https?://[A-Za-z0-9.-]{1,100}(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*")
 LOOKUP_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,128}")
+# The check code typed by hand from the receipt: capitals and digits (no 0/O/1/I are issued).
+CHECK_CODE_RE = re.compile(r"[A-Z0-9]{4,12}")
 
 
 class FormValidationError(ValueError):
@@ -306,6 +308,10 @@ class ReceiptData(FormData):
     receiving_officer: str = field(metadata=_text(200))
     lookup_base_url: str = field(metadata=_text(200, pattern=LOOKUP_BASE_URL_RE))
     lookup_token: str = field(metadata=_text(128, pattern=LOOKUP_TOKEN_RE))
+    # Printed beside the dossier code: with both, a citizen holding only the paper looks the
+    # dossier up without the QR code (docs/lookup.md). Optional so that the snapshots of receipts
+    # issued before it was printed still rebuild.
+    check_code: str | None = field(default=None, metadata=_text(12, pattern=CHECK_CODE_RE))
 
     def _check(self) -> None:
         _after(

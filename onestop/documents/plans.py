@@ -278,6 +278,7 @@ def receipt_plan(session: Session, d: Dossier, *, base_url: str) -> Plan:
         ),
         lookup_base_url=base_url.rstrip("/"),
         lookup_token=d.lookup_token,
+        check_code=d.check_code,
     )
     return Plan(form, receipt_occasion(d.id), d.agency_id, d.id)
 

@@ -74,6 +74,7 @@ def receipt_dict(**overrides: Any) -> dict[str, Any]:
         "receiving_officer": "Đặng Hữu Phước",
         "lookup_base_url": "https://dichvucong.thanhhoa.gov.vn",
         "lookup_token": "q3Zt9wR1xKp7LmNc2VbYhA",
+        "check_code": "ZFS4DP",
     }
     data.update(overrides)
     return data

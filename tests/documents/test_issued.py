@@ -377,3 +377,14 @@ def test_with_a_certificate_issued_pdfs_carry_an_intact_signature(
     assert status.intact and status.valid and status.trusted
     assert status.coverage == SignatureCoverageLevel.ENTIRE_FILE
     assert OFFICERS["clerk_a"] in text(pdf)
+
+
+def test_the_receipt_prints_the_check_code_that_the_lookup_by_code_needs(world, received):
+    """docs/lookup.md: a citizen holding only the paper types the dossier code and the check
+    code printed on the receipt; both must be on it, and together they find the dossier."""
+    (doc,) = documents(world, "citizen", received["id"])
+    content = text(download(world, "citizen", doc).data)
+    code, check = received["code"], received["check_code"]
+    assert re.search(rf"Mã hồ sơ: {re.escape(code)}; mã kiểm tra: {check}", content)
+    found = world.client.get("/api/v1/lookup", query_string={"code": code, "check": check})
+    assert found.status_code == 200 and found.json["code"] == code
