@@ -211,3 +211,37 @@ def test_each_identity_gets_what_the_policy_says(client, identities, route):
         else:
             assert resp.status_code == refusal, (identity, resp.status_code, resp.json)
             assert resp.json["type"] in {"auth.required", "auth.forbidden"}
+
+
+# Where staff must stand for each dossier action, on top of the role (docs/dossiers.md, "Who may
+# act where"): the unit holding the dossier once it has accepted it, the unit a handover is
+# waiting on, or the desk that received it. A change to the transition table must change this
+# row, and tests/dossiers/test_places.py shows each place refusing the units outside it.
+STAFF_PLACES = {
+    "intake_incomplete": {"desk"},
+    "refuse": {"desk"},
+    "receive": {"desk"},
+    "forward": {"holder"},
+    "accept_handover": {"pending_to"},
+    "assign": {"holder"},
+    "request_supplement": {"holder"},
+    "supply": {"holder"},
+    "request_payment": {"holder"},
+    "confirm_payment": {"holder"},
+    "accept_withdrawal": {"holder"},
+    "deny": {"holder"},
+    "apologize": {"holder"},
+    "resolve": {"holder"},
+    "return_result": {"desk"},
+}
+
+
+def test_every_staff_action_declares_where_staff_may_take_it():
+    from onestop.dossiers.states import CLERKS, TRANSITIONS, Action
+
+    declared = {
+        action.value: {p.value for p in TRANSITIONS[action].staff_at}
+        for action in Action
+        if action != Action.SUBMIT and TRANSITIONS[action].roles & CLERKS
+    }
+    assert declared == STAFF_PLACES

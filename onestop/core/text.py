@@ -78,8 +78,8 @@ def clean_text(value: str, *, multiline: bool = False, printable: bool = False) 
         ):
             raise ValueError("Văn bản chứa ký tự điều khiển không hợp lệ.")
     text = unicodedata.normalize("NFC", value).strip()
-    if printable and (ch := first_unprintable(text, multiline=multiline)) is not None:
-        raise UnprintableText(ch)
+    if printable and (bad := first_unprintable(text, multiline=multiline)) is not None:
+        raise UnprintableText(bad)
     return text
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from onestop.accounts.models import Membership, User
 from onestop.agencies.services import get_by_code, subtree_ids
 from onestop.core.access import Principal, Role
-from onestop.core.errors import Conflict, PermissionDenied, RuleViolation
+from onestop.core.errors import Conflict, RuleViolation
 from onestop.dossiers import clock, codes, procedures
 from onestop.dossiers.models import Dossier, Handover
 from onestop.dossiers.states import Action, Channel
@@ -37,6 +37,9 @@ class Change:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     reason: str | None = None
     handover: Handover | None = None
+    # The pending handover this transition accepts: written after the conditional UPDATE,
+    # whose location rule still has to see it pending.
+    accepts: Handover | None = None
 
 
 class Handler(Protocol):
@@ -175,21 +178,17 @@ def forward(
 def accept_handover(
     session: Session, d: Dossier, *, actor: Principal, now: datetime, params: Params
 ) -> Change:
-    if d.current_unit_id not in actor.agency_ids:
-        raise PermissionDenied(
-            "Chỉ đơn vị nhận hồ sơ mới xác nhận đã nhận.", type="dossier.not_receiving_unit"
-        )
+    # check_place (in the transition) has established that a handover to the actor's unit is
+    # pending; the row is written after the conditional UPDATE.
     h = session.scalar(
         select(Handover)
         .where(Handover.dossier_id == d.id, Handover.accepted_at.is_(None))
         .order_by(Handover.seq.desc())
         .limit(1)
     )
-    if h is None:
+    if h is None:  # pragma: no cover - check_place refuses first
         raise Conflict("Không có lượt chuyển nào chờ xác nhận.", type="dossier.no_handover")
-    h.accepted_at = now
-    h.accepted_by_id = actor.user_id
-    return Change()
+    return Change(accepts=h)
 
 
 def _assignee(session: Session, d: Dossier, params: Params) -> User:

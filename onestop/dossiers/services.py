@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Select, false, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from onestop.accounts.models import User
@@ -34,8 +34,8 @@ from onestop.core.text import fold
 from onestop.dossiers import procedures
 from onestop.dossiers.events import Received, Submitted, Transitioned
 from onestop.dossiers.handlers import HANDLERS
-from onestop.dossiers.models import Dossier, DossierEvent
-from onestop.dossiers.states import TRANSITIONS, Action, Channel, State
+from onestop.dossiers.models import Dossier, DossierEvent, Handover
+from onestop.dossiers.states import TRANSITIONS, Action, Channel, Edge, Place, State
 from onestop.worktime import Duration, TimeUnit
 
 # ---- scope (docs/security.md decision 1: authorization lives in the query) --------------------
@@ -220,6 +220,71 @@ def submit(
     return d
 
 
+# ---- where staff may act (docs/dossiers.md, "Who may act where") ------------------------------
+
+
+def _pending_handover() -> Any:
+    """A handover of the dossier (correlated with the outer ``dossiers`` row) not yet accepted."""
+    return exists().where(Handover.dossier_id == Dossier.id, Handover.accepted_at.is_(None))
+
+
+def place_clause(edge: Edge, actor: Principal) -> ColumnElement[bool]:
+    """SQL condition on the ``dossiers`` row: ``actor`` stands at one of ``edge.staff_at``.
+
+    Added to the transition's conditional UPDATE, so the unit that handed the dossier on can
+    never change it after the handover, however its request was interleaved with it.
+    """
+    ids = sorted(actor.agency_ids)
+    if not ids:
+        return false()
+    at_unit = Dossier.current_unit_id.in_(ids)
+    options: list[ColumnElement[bool]] = []
+    for place in edge.staff_at:
+        if place == Place.HOLDER:
+            options.append(and_(at_unit, ~_pending_handover()))
+        elif place == Place.PENDING_TO:
+            options.append(and_(at_unit, _pending_handover()))
+        elif place == Place.DESK:
+            options.append(Dossier.agency_id.in_(ids))
+    return or_(*options) if options else false()
+
+
+def check_place(session: Session, d: Dossier, edge: Edge, actor: Principal) -> None:
+    """Refuse, with a reason a clerk understands, an action staff take where they do not stand.
+
+    403 when the dossier is at another unit (or the desk is not theirs); 409 when it is on its
+    way to their unit and must be accepted first, or there is nothing to accept.
+    """
+    ids = actor.agency_ids
+    pending = session.scalar(
+        select(Handover.id).where(Handover.dossier_id == d.id, Handover.accepted_at.is_(None))
+    )
+    at_unit = d.current_unit_id in ids
+    allowed = {
+        Place.HOLDER: at_unit and pending is None,
+        Place.PENDING_TO: at_unit and pending is not None,
+        Place.DESK: d.agency_id in ids,
+    }
+    if any(allowed[p] for p in edge.staff_at):
+        return
+    if Place.HOLDER in edge.staff_at and at_unit:
+        raise Conflict(
+            "Hồ sơ đang được chuyển đến đơn vị của bạn: hãy xác nhận đã nhận hồ sơ trước.",
+            type="dossier.handover_pending",
+        )
+    if Place.PENDING_TO in edge.staff_at and at_unit:
+        raise Conflict("Không có lượt chuyển nào chờ xác nhận.", type="dossier.no_handover")
+    if edge.staff_at == {Place.DESK}:
+        raise PermissionDenied(
+            "Chỉ bộ phận một cửa đã tiếp nhận hồ sơ mới thực hiện được thao tác này.",
+            type="dossier.not_desk",
+        )
+    raise PermissionDenied(
+        "Hồ sơ không ở đơn vị của bạn: đơn vị đã chuyển hồ sơ đi không còn xử lý hồ sơ này.",
+        type="dossier.not_holder",
+    )
+
+
 # ---- transitions -----------------------------------------------------------------------------
 
 
@@ -287,12 +352,19 @@ def transition(
             f"Không thể «{edge.label.lower()}» khi hồ sơ đang ở trạng thái «{current.label}».",
             type="dossier.invalid_transition",
         )
+    if actor.role != Role.CITIZEN:
+        check_place(session, d, edge, actor)
     change = HANDLERS[action](session, d, actor=actor, now=now, params=params)
     target = edge.target or current
     values = {**change.values, "state": target.value, "updated_at": now}
+    conditions = [Dossier.id == d.id, Dossier.version == d.version, Dossier.state == d.state]
+    if actor.role != Role.CITIZEN:
+        # The same rule again, in the UPDATE itself: where the dossier sits is decided by the
+        # row and its handovers at the moment of writing, not by what was read before.
+        conditions.append(place_clause(edge, actor))
     result = session.execute(
         update(Dossier)
-        .where(Dossier.id == d.id, Dossier.version == d.version, Dossier.state == d.state)
+        .where(*conditions)
         .values(version=Dossier.version + 1, **values)
         .execution_options(synchronize_session=False)
     )
@@ -302,6 +374,9 @@ def transition(
         )
     if change.handover is not None:
         session.add(change.handover)
+    if change.accepts is not None:
+        change.accepts.accepted_at = now
+        change.accepts.accepted_by_id = actor.user_id
     _event(session, d, "transition", action, now, actor, current, target, params_for_log(params))
     for kind, data in change.events:
         _event(session, d, kind, action, now, actor, None, None, data)

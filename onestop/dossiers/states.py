@@ -86,6 +86,27 @@ class Action(StrEnum):
     RETURN_RESULT = "return_result"
 
 
+class Place(StrEnum):
+    """Where a member of staff must stand to perform an action (docs/dossiers.md, "Who may act
+    where"). "Their agencies" are the agencies of their memberships and the units below them.
+
+    The rule is checked before the handler runs, for a clear answer, and again inside the
+    transition's conditional UPDATE, so a dossier that moved meanwhile is never changed by the
+    unit it left.
+    """
+
+    # The unit the dossier is at, once it has accepted it: ``current_unit_id`` is one of their
+    # agencies and no handover of the dossier is waiting to be accepted.
+    HOLDER = "holder"
+    # The unit a handover is waiting to be accepted by (``current_unit_id`` with a pending
+    # handover): it may accept it, and nothing else until it has.
+    PENDING_TO = "pending_to"
+    # The one-stop desk that received the dossier (``agency_id``): intake, and handing the
+    # result back to the applicant (Decree 61/2018/NĐ-CP art. 20: results are returned at the
+    # desk that received the dossier).
+    DESK = "desk"
+
+
 @dataclass(frozen=True)
 class Edge:
     action: Action
@@ -94,6 +115,9 @@ class Edge:
     target: State | None
     roles: frozenset[Role]
     label: str  # Vietnamese, for the citizen's timeline
+    # Where staff may perform it (any of these places); citizens act on their own dossiers only,
+    # wherever they are. Empty for actions staff never perform.
+    staff_at: frozenset[Place] = frozenset()
 
 
 CLERKS = frozenset({Role.CLERK, Role.MANAGER})
@@ -110,14 +134,19 @@ CAN_WITHDRAW = frozenset(
 )
 
 
+HOLDER = frozenset({Place.HOLDER})
+DESK = frozenset({Place.DESK})
+
+
 def _e(
     action: Action,
     sources: Iterable[State],
     target: State | None,
     roles: Iterable[Role],
     label: str,
+    staff_at: Iterable[Place] = (),
 ) -> Edge:
-    return Edge(action, frozenset(sources), target, frozenset(roles), label)
+    return Edge(action, frozenset(sources), target, frozenset(roles), label, frozenset(staff_at))
 
 
 S = State
@@ -125,7 +154,7 @@ TRANSITIONS: dict[Action, Edge] = {
     e.action: e
     for e in [
         # Online submission; a desk or postal dossier is entered by a clerk, also in state 1.
-        _e(Action.SUBMIT, [], S.SUBMITTED, CITIZEN | CLERKS, "Nộp hồ sơ"),
+        _e(Action.SUBMIT, [], S.SUBMITTED, CITIZEN | CLERKS, "Nộp hồ sơ", DESK),
         # Incomplete at intake: not received, one complete list of what is missing (form 02),
         # no clock (Decree 61/2018 art. 19(2)(b)). Encoded as state 5 before any receipt.
         _e(
@@ -134,17 +163,33 @@ TRANSITIONS: dict[Action, Edge] = {
             S.SUPPLEMENT_REQUESTED,
             CLERKS,
             "Hướng dẫn bổ sung, hoàn thiện hồ sơ",
+            DESK,
         ),
         _e(Action.RESUBMIT, [S.SUPPLEMENT_REQUESTED], S.SUBMITTED, CITIZEN, "Nộp lại hồ sơ"),
-        _e(Action.REFUSE, [S.SUBMITTED], S.REFUSED, CLERKS, "Từ chối tiếp nhận hồ sơ"),
-        _e(Action.RECEIVE, [S.SUBMITTED], S.RECEIVED, CLERKS, "Tiếp nhận hồ sơ"),
-        _e(Action.FORWARD, WORKING, S.PROCESSING, CLERKS, "Chuyển xử lý"),
-        _e(Action.ACCEPT_HANDOVER, [S.PROCESSING], None, CLERKS, "Nhận hồ sơ để xử lý"),
-        _e(Action.ASSIGN, WORKING, None, CLERKS, "Phân công xử lý"),
+        _e(Action.REFUSE, [S.SUBMITTED], S.REFUSED, CLERKS, "Từ chối tiếp nhận hồ sơ", DESK),
+        _e(Action.RECEIVE, [S.SUBMITTED], S.RECEIVED, CLERKS, "Tiếp nhận hồ sơ", DESK),
+        _e(Action.FORWARD, WORKING, S.PROCESSING, CLERKS, "Chuyển xử lý", HOLDER),
+        _e(
+            Action.ACCEPT_HANDOVER,
+            [S.PROCESSING],
+            None,
+            CLERKS,
+            "Nhận hồ sơ để xử lý",
+            [Place.PENDING_TO],
+        ),
+        _e(Action.ASSIGN, WORKING, None, CLERKS, "Phân công xử lý", HOLDER),
         # A manager moves an open dossier from one clerk to another (an absent clerk's work,
-        # paused dossiers included); a clerk gives back a dossier to the unit's queue.
-        _e(Action.REASSIGN, IN_PROGRESS, None, {Role.MANAGER}, "Phân công lại người xử lý"),
-        _e(Action.RELEASE, IN_PROGRESS, None, CLERKS, "Trả hồ sơ về hàng chờ của đơn vị"),
+        # paused dossiers included); a clerk gives back a dossier to the unit's queue. Both only
+        # where the dossier is held.
+        _e(
+            Action.REASSIGN,
+            IN_PROGRESS,
+            None,
+            {Role.MANAGER},
+            "Phân công lại người xử lý",
+            HOLDER,
+        ),
+        _e(Action.RELEASE, IN_PROGRESS, None, CLERKS, "Trả hồ sơ về hàng chờ của đơn vị", HOLDER),
         # During processing a supplement may be requested once unless the sector's law says
         # otherwise (Decree 61/2018 art. 19(2)(a)); the clock pauses while the citizen works.
         _e(
@@ -153,6 +198,7 @@ TRANSITIONS: dict[Action, Edge] = {
             S.SUPPLEMENT_REQUESTED,
             CLERKS,
             "Yêu cầu bổ sung hồ sơ",
+            HOLDER,
         ),
         _e(
             Action.SUPPLY,
@@ -160,6 +206,7 @@ TRANSITIONS: dict[Action, Edge] = {
             S.PROCESSING,
             CITIZEN | CLERKS,
             "Bổ sung hồ sơ",
+            HOLDER,
         ),
         _e(
             Action.REQUEST_PAYMENT,
@@ -167,6 +214,7 @@ TRANSITIONS: dict[Action, Edge] = {
             S.AWAITING_PAYMENT,
             CLERKS,
             "Yêu cầu thực hiện nghĩa vụ tài chính",
+            HOLDER,
         ),
         _e(
             Action.CONFIRM_PAYMENT,
@@ -174,6 +222,7 @@ TRANSITIONS: dict[Action, Edge] = {
             S.PROCESSING,
             CITIZEN | CLERKS,
             "Đã thực hiện nghĩa vụ tài chính",
+            HOLDER,
         ),
         _e(
             Action.REQUEST_WITHDRAWAL,
@@ -188,6 +237,7 @@ TRANSITIONS: dict[Action, Edge] = {
             S.STOPPED,
             CLERKS,
             "Đồng ý cho rút hồ sơ, dừng xử lý",
+            HOLDER,
         ),
         _e(
             Action.DENY,
@@ -195,6 +245,7 @@ TRANSITIONS: dict[Action, Edge] = {
             S.STOPPED,
             CLERKS,
             "Dừng xử lý hồ sơ (không đủ điều kiện)",
+            HOLDER,
         ),
         # Decree 61/2018 art. 19(4): apology and new date, sent no later than one working day
         # before the due date; the dossier still counts as late.
@@ -204,8 +255,13 @@ TRANSITIONS: dict[Action, Edge] = {
             None,
             CLERKS,
             "Xin lỗi và hẹn lại ngày trả kết quả",
+            HOLDER,
         ),
-        _e(Action.RESOLVE, WORKING, S.RESOLVED, CLERKS, "Đã có kết quả giải quyết"),
-        _e(Action.RETURN_RESULT, [S.RESOLVED], S.RETURNED, CLERKS, "Đã trả kết quả"),
+        _e(Action.RESOLVE, WORKING, S.RESOLVED, CLERKS, "Đã có kết quả giải quyết", HOLDER),
+        _e(Action.RETURN_RESULT, [S.RESOLVED], S.RETURNED, CLERKS, "Đã trả kết quả", DESK),
     ]
 }
+
+# Every action staff may perform says where they must stand to perform it.
+if not all(e.staff_at or not (e.roles & CLERKS) for e in TRANSITIONS.values()):  # pragma: no cover
+    raise RuntimeError("a staff action of TRANSITIONS does not say where staff may take it")

@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from onestop.core.access import Role
 from onestop.core.audit import AuditEvent
 from onestop.dossiers.models import Dossier, DossierEvent
-from onestop.dossiers.states import TRANSITIONS, Action, State
+from onestop.dossiers.states import TRANSITIONS, Action, Place, State
 from tests.dossiers.helpers import MARRIAGE_STATUS, submit
 from tests.factories import AGENCY_A
 
@@ -89,6 +89,8 @@ class Model:
             return {412}
         if self.state not in edge.sources:
             return {409}
+        if actor != "citizen" and edge.staff_at == {Place.HOLDER} and self.pending_handovers:
+            return {409}  # on its way to the unit: it must be accepted first (all units are A's)
         if action == Action.RESUBMIT and self.received:
             return {409}  # after receipt the citizen supplies instead
         if action in (Action.SUPPLY, Action.DENY, Action.APOLOGIZE) and not self.received:
