@@ -181,3 +181,21 @@ def act(
 def ok(resp, status: int = 200) -> dict[str, Any]:
     assert resp.status_code == status, (resp.status_code, resp.json)
     return resp.json
+
+
+def supply(
+    client: FlaskClient,
+    headers: dict[str, str],
+    dossier_id: int,
+    body: dict[str, Any] | None = None,
+):
+    """Upload a supplement (a small PDF in an "other papers" slot), then POST ``supply``: the
+    clock resumes only on a file uploaded since the request (docs/dossiers.md)."""
+    pdf = b"%PDF-1.4\n% " + uuid.uuid4().hex.encode() + b"\n%%EOF\n"
+    put = client.put(
+        f"/api/v1/dossiers/{dossier_id}/files/extra",
+        data=pdf,
+        headers={**headers, "Content-Type": "application/pdf"},
+    )
+    assert put.status_code in (200, 201), put.json
+    return act(client, headers, dossier_id, "supply", body)

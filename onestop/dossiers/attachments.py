@@ -20,29 +20,25 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, func, select, text
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from onestop.core import audit
 from onestop.core.access import Principal, Role
-from onestop.core.db import Base
 from onestop.core.errors import Conflict, DomainError, NotFound, RuleViolation, TooManyRequests
 from onestop.dossiers import procedures
-from onestop.dossiers.models import Dossier
+from onestop.dossiers.models import (  # the file model lives with the other dossier rows
+    DISPLAY_NAME_MAX,
+    EXTENSIONS,
+    JPEG,
+    PDF,
+    PNG,
+    Dossier,
+    DossierFile,
+)
 from onestop.dossiers.services import get_dossier, scope
 from onestop.dossiers.states import TERMINAL, State
 from onestop.storage import Storage, StorageError, StoredBlob
-
-PDF = "application/pdf"
-JPEG = "image/jpeg"
-PNG = "image/png"
-# Allowed types and the file-name extensions that may stay on a display name of that type.
-EXTENSIONS: dict[str, tuple[str, ...]] = {
-    PDF: (".pdf",),
-    JPEG: (".jpg", ".jpeg"),
-    PNG: (".png",),
-}
-_MEDIA_TYPES_SQL = ", ".join(f"'{t}'" for t in EXTENSIONS)
 
 EXTRA_SLOT_NAME = "Giấy tờ khác"
 EXTRA_SLOTS: dict[str, str] = {
@@ -56,7 +52,6 @@ EXTRA_SLOTS: dict[str, str] = {
 CITIZEN_UPLOAD_STATES = frozenset({State.SUBMITTED, State.SUPPLEMENT_REQUESTED})
 CITIZEN_BUDGET_WINDOW = timedelta(hours=24)
 
-DISPLAY_NAME_MAX = 200
 # Markers of HTML a browser would sniff in the first bytes of a response (the WHATWG MIME
 # sniffing algorithm looks at the first 512 bytes; 1 KB leaves a margin). A PDF or an image
 # that starts with them is a polyglot and is refused even though it is served as an attachment.
@@ -84,42 +79,6 @@ class StorageUnavailable(DomainError):
     status = 503
     type = "storage.unavailable"
     default_message = "Kho lưu trữ tài liệu tạm thời không sẵn sàng; vui lòng thử lại sau."
-
-
-class DossierFile(Base):
-    """One uploaded document of a dossier; ``superseded_at`` is set when a newer one replaces it."""
-
-    __tablename__ = "dossier_files"
-    __table_args__ = (
-        CheckConstraint(f"media_type IN ({_MEDIA_TYPES_SQL})", name="media_type_allowed"),
-        CheckConstraint("size_bytes > 0", name="size_positive"),
-        CheckConstraint("length(sha256) = 64", name="sha256_length"),
-        Index(
-            "uq_dossier_files_current_slot",
-            "dossier_id",
-            "slot",
-            unique=True,
-            postgresql_where=text("superseded_at IS NULL"),
-            sqlite_where=text("superseded_at IS NULL"),
-        ),
-        # Garbage collection asks whether any row still refers to a blob.
-        Index("ix_dossier_files_sha256", "sha256"),
-        # The citizen's 24-hour upload budget sums their recent uploads.
-        Index("ix_dossier_files_uploaded_by_id_uploaded_at", "uploaded_by_id", "uploaded_at"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="RESTRICT"))
-    slot: Mapped[str] = mapped_column(String(48))
-    # The user's file name, cleaned, for display only: never used on disk.
-    display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_MAX))
-    media_type: Mapped[str] = mapped_column(String(40))  # detected from the bytes
-    size_bytes: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_at: Mapped[datetime]
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    uploaded_by_role: Mapped[str] = mapped_column(String(20))
-    superseded_at: Mapped[datetime | None]
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from onestop.accounts.models import Membership, User
 from onestop.agencies.services import get_by_code, subtree_ids
 from onestop.core.access import Principal, Role
-from onestop.core.errors import Conflict, RuleViolation
+from onestop.core.errors import Conflict, PermissionDenied, RuleViolation
 from onestop.dossiers import clock, codes, procedures
-from onestop.dossiers.models import Dossier, Handover
+from onestop.dossiers.models import Dossier, DossierEvent, DossierFile, Handover
 from onestop.dossiers.states import Action, Channel
 
 ONE_WORKING_DAY = timedelta(hours=8)
@@ -286,12 +286,49 @@ def request_supplement(
 def supply(
     session: Session, d: Dossier, *, actor: Principal, now: datetime, params: Params
 ) -> Change:
+    """The supplement is in: the clock runs again (Decree 61/2018 art. 19(2)(a)).
+
+    Only on evidence: a file uploaded to the dossier since the supplement was requested. A
+    clerk who received the papers at the desk without scanning them says so explicitly
+    (``override_reason``), and that is written in the ledger and the audit trail. A citizen
+    cannot override: their word alone does not resume the clock.
+    """
     if d.received_at is None:
         raise Conflict(
             "Hồ sơ chưa được tiếp nhận; hãy nộp lại hồ sơ đã hoàn thiện.",
             type="dossier.invalid_transition",
         )
-    return _resume(session, d, now=now)
+    override = params.get("override_reason")
+    if override and actor.role == Role.CITIZEN:
+        raise PermissionDenied(
+            "Chỉ cán bộ mới xác nhận đã nhận giấy tờ bổ sung mà không có tệp tải lên.",
+            type="dossier.supply_override",
+        )
+    requested = session.scalar(
+        select(func.max(DossierEvent.at)).where(
+            DossierEvent.dossier_id == d.id,
+            DossierEvent.kind == "transition",
+            DossierEvent.action == Action.REQUEST_SUPPLEMENT.value,
+        )
+    )
+    uploaded = requested is not None and bool(
+        session.scalar(
+            select(
+                exists().where(DossierFile.dossier_id == d.id, DossierFile.uploaded_at >= requested)
+            )
+        )
+    )
+    change = _resume(session, d, now=now)
+    if not uploaded:
+        if not override:
+            raise RuleViolation(
+                "Chưa có giấy tờ bổ sung nào được tải lên kể từ khi có yêu cầu bổ sung: hãy tải "
+                "lên giấy tờ còn thiếu trước khi xác nhận đã bổ sung.",
+                type="dossier.supplement_not_uploaded",
+            )
+        change.events.append(("supply_override", {"reason": override}))
+        change.reason = str(override)
+    return change
 
 
 def request_payment(

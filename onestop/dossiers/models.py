@@ -170,3 +170,52 @@ class CodeSequence(Base):
     )
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last_value: Mapped[int] = mapped_column(Integer)
+
+
+PDF = "application/pdf"
+JPEG = "image/jpeg"
+PNG = "image/png"
+# Allowed types and the file-name extensions that may stay on a display name of that type.
+EXTENSIONS: dict[str, tuple[str, ...]] = {
+    PDF: (".pdf",),
+    JPEG: (".jpg", ".jpeg"),
+    PNG: (".png",),
+}
+_MEDIA_TYPES_SQL = ", ".join(f"'{t}'" for t in EXTENSIONS)
+DISPLAY_NAME_MAX = 200
+
+
+class DossierFile(Base):
+    """One uploaded document of a dossier; ``superseded_at`` is set when a newer one replaces it."""
+
+    __tablename__ = "dossier_files"
+    __table_args__ = (
+        CheckConstraint(f"media_type IN ({_MEDIA_TYPES_SQL})", name="media_type_allowed"),
+        CheckConstraint("size_bytes > 0", name="size_positive"),
+        CheckConstraint("length(sha256) = 64", name="sha256_length"),
+        Index(
+            "uq_dossier_files_current_slot",
+            "dossier_id",
+            "slot",
+            unique=True,
+            postgresql_where=text("superseded_at IS NULL"),
+            sqlite_where=text("superseded_at IS NULL"),
+        ),
+        # Garbage collection asks whether any row still refers to a blob.
+        Index("ix_dossier_files_sha256", "sha256"),
+        # The citizen's 24-hour upload budget sums their recent uploads.
+        Index("ix_dossier_files_uploaded_by_id_uploaded_at", "uploaded_by_id", "uploaded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id", ondelete="RESTRICT"))
+    slot: Mapped[str] = mapped_column(String(48))
+    # The user's file name, cleaned, for display only: never used on disk.
+    display_name: Mapped[str] = mapped_column(String(DISPLAY_NAME_MAX))
+    media_type: Mapped[str] = mapped_column(String(40))  # detected from the bytes
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    uploaded_by_role: Mapped[str] = mapped_column(String(20))
+    superseded_at: Mapped[datetime | None]

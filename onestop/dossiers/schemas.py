@@ -99,9 +99,28 @@ ACTION_FIELDS: dict[Action, dict[str, fields.Field[Any]]] = {
     },
     Action.RELEASE: {"reason": _opt_reason()},
     Action.REQUEST_SUPPLEMENT: {"missing": MISSING},
-    Action.SUPPLY: {"note": _opt_reason()},
+    Action.SUPPLY: {
+        "note": _opt_reason(),
+        "override_reason": Text(
+            load_default=None,
+            multiline=True,
+            printable=True,
+            validate=validate.Length(min=3, max=2000),
+            metadata={
+                "description": "staff only: why the supplement is accepted without an upload "
+                "since the request (e.g. papers received at the desk); kept in the ledger"
+            },
+        ),
+    },
     Action.REQUEST_PAYMENT: {"reason": _opt_reason()},
-    Action.CONFIRM_PAYMENT: {},
+    Action.CONFIRM_PAYMENT: {
+        "reference": Text(
+            load_default=None,
+            printable=True,
+            validate=validate.Length(max=100),
+            metadata={"description": "the receipt or transaction number of the payment"},
+        )
+    },
     Action.REQUEST_WITHDRAWAL: {"reason": _opt_reason()},
     Action.ACCEPT_WITHDRAWAL: {"reason": _opt_reason()},
     Action.DENY: {"reason": REASON},

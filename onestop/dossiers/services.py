@@ -415,6 +415,8 @@ def transition(
 # Fields whose values are kept in the ledger; personal data never is.
 _LOGGED_PARAMS = {
     "reason",
+    "override_reason",
+    "reference",
     "to_unit",
     "step_code",
     "assignee",

@@ -122,6 +122,8 @@ class Edge:
 
 CLERKS = frozenset({Role.CLERK, Role.MANAGER})
 CITIZEN = frozenset({Role.CITIZEN})
+# Who confirms that fees or taxes were paid: staff only (the seam for the payment provider).
+PAYMENT_CONFIRMERS = CLERKS
 WORKING = frozenset({State.RECEIVED, State.PROCESSING})
 CAN_WITHDRAW = frozenset(
     {
@@ -216,11 +218,15 @@ TRANSITIONS: dict[Action, Edge] = {
             "Yêu cầu thực hiện nghĩa vụ tài chính",
             HOLDER,
         ),
+        # Payment is confirmed by the desk holding the dossier, never by the payer: the
+        # citizen's word does not resume the clock (docs/dossiers.md, "Payment"). The payment
+        # provider's verified notification is the other way in: its callback will act as the
+        # integration's own principal, whose role is then added here.
         _e(
             Action.CONFIRM_PAYMENT,
             [S.AWAITING_PAYMENT],
             S.PROCESSING,
-            CITIZEN | CLERKS,
+            PAYMENT_CONFIRMERS,
             "Đã thực hiện nghĩa vụ tài chính",
             HOLDER,
         ),

@@ -11,7 +11,7 @@ from onestop.core.audit import AuditEvent
 from onestop.dossiers.models import Dossier, DossierEvent
 from onestop.dossiers.reprojection import reproject_open_dossiers
 from onestop.worktime import Duration
-from tests.dossiers.helpers import act, ok, submit
+from tests.dossiers.helpers import act, ok, submit, supply
 
 OVERRIDES = "/api/v1/calendar/overrides"
 
@@ -38,7 +38,7 @@ def test_a_day_off_added_after_receipt_moves_the_legal_due_date_not_the_promise(
     frozen_clock.set(vn(2026, 3, 6, 10))
     ok(act(c, world["clerk_a"], paused, "request_supplement", {"missing": ["Bản sao CCCD"]}))
     frozen_clock.set(vn(2026, 3, 9, 10))
-    ok(act(c, world["citizen"], paused, "supply", {"note": "Đã bổ sung"}))
+    ok(supply(c, world["citizen"], paused, {"note": "Đã bổ sung"}))
     d1, d2 = session.get(Dossier, plain), session.get(Dossier, paused)
     old_key = d1.calendar_key
     assert d1.legal_due_at == vn(2026, 3, 10, 17)  # Friday, Monday, Tuesday

@@ -24,7 +24,7 @@ from onestop.documents import services
 from onestop.documents.jobs import issue_missing_documents
 from onestop.documents.models import IssuedDocument
 from onestop.dossiers.models import Dossier
-from tests.dossiers.helpers import World, act, make_world, ok, submit
+from tests.dossiers.helpers import World, act, make_world, ok, submit, supply
 from tests.factories import AGENCY_A
 
 
@@ -205,7 +205,7 @@ def test_each_form_is_issued_with_its_transition(world, frozen_clock):
     late = new()
     ok(act(c, clerk, late, "receive"))
     ok(act(c, clerk, late, "request_supplement", {"missing": ["Bản sao giấy ly hôn"]}))
-    ok(act(c, citizen, late, "supply"))
+    ok(supply(c, citizen, late))
     frozen_clock.set(vn(2026, 3, 6, 9))
     apology = {"reason": "Cần xác minh tại nơi cư trú", "new_due_at": "2026-03-16T17:00:00+07:00"}
     ok(act(c, manager, late, "apologize", apology))

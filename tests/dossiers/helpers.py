@@ -11,6 +11,7 @@ from tests.factories import (
     make_world,
     ok,
     submit,
+    supply,
     sync_procedures,
 )
 
@@ -24,5 +25,6 @@ __all__ = [
     "make_world",
     "ok",
     "submit",
+    "supply",
     "sync_procedures",
 ]

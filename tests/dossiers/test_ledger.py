@@ -14,7 +14,7 @@ from onestop.core.clock import VN_TZ
 from onestop.dossiers import clock
 from onestop.dossiers.models import Dossier
 from onestop.dossiers.reprojection import reproject_open_dossiers
-from tests.dossiers.helpers import act, ok, submit
+from tests.dossiers.helpers import act, ok, submit, supply
 from tests.factories import AGENCY_A
 
 # Cấp Giấy chứng nhận quyền sử dụng đất lần đầu: 20 working days, and land law takes the time
@@ -57,13 +57,13 @@ def test_reprojection_from_the_ledger_matches_the_incremental_clock_after_two_pa
     frozen_clock.set(vn(3, 9, 10))
     ok(act(c, clerk, d["id"], "request_supplement", {"missing": ["Sơ đồ thửa đất"]}))
     frozen_clock.set(vn(3, 11, 14))
-    ok(act(c, citizen, d["id"], "supply", {"note": "Đã nộp sơ đồ"}))
+    ok(supply(c, citizen, d["id"], {"note": "Đã nộp sơ đồ"}))
     # Pause 2: land taxes requested Friday 20/03 09:00, paid Tuesday 24/03 11:00:
     # 6.5 h + 8 h + 3.5 h = 18 working hours.
     frozen_clock.set(vn(3, 20, 9))
     ok(act(c, clerk, d["id"], "request_payment", {"reason": "Nộp tiền sử dụng đất"}))
     frozen_clock.set(vn(3, 24, 11))
-    d = ok(act(c, citizen, d["id"], "confirm_payment"))
+    d = ok(act(c, clerk, d["id"], "confirm_payment"))
 
     assert d["paused_working_seconds"] == int(36.5 * HOUR)
     assert at_utc(d["promised_due_at"]) == promised  # the receipt never changes
@@ -174,7 +174,7 @@ def test_a_second_supplement_request_counts_the_dossier_late(world, frozen_clock
         frozen_clock.set(when)
         ok(act(c, clerk, d["id"], "request_supplement", {"missing": [missing]}))
         frozen_clock.advance(hours=1)
-        ok(act(c, citizen, d["id"], "supply"))
+        ok(supply(c, citizen, d["id"]))
     d = resolve_at(world, frozen_clock, d["id"], vn(3, 9, 9))  # a day early by the clock
     assert d["supplement_count"] == 2
     assert d["verdict"]["verdict"] == "late"
@@ -199,7 +199,7 @@ def test_in_progress_until_the_due_time_then_overdue_and_waiting_time_excluded(
     assert waiting["paused"] is True
     assert waiting["verdict"]["verdict"] == "in_progress"
     # Supplied Thursday 09:00 after exactly three working days: due Friday 13/03 17:00.
-    d = ok(act(world.client, world["citizen"], d["id"], "supply"))
+    d = ok(supply(world.client, world["citizen"], d["id"]))
     assert at_utc(d["legal_due_at"]) == vn(3, 13, 17)
     row = stored(session, d["id"])
     assert clock.verdict(row, cal, at=vn(3, 13, 16)).verdict == clock.Verdict.IN_PROGRESS

@@ -95,6 +95,8 @@ class Model:
             return {409}  # after receipt the citizen supplies instead
         if action in (Action.SUPPLY, Action.DENY, Action.APOLOGIZE) and not self.received:
             return {409}
+        if action == Action.SUPPLY and actor == "citizen":
+            return {422}  # nothing uploaded since the request; clerks override (body_for)
         if action == Action.ACCEPT_HANDOVER and self.pending_handovers == 0:
             return {409}
         if action == Action.REQUEST_SUPPLEMENT and self.supplements >= 1:
@@ -122,7 +124,12 @@ class Model:
 
 
 def body_for(
-    action: Action, model: Model, assignee: str, unit: str, other: str = ""
+    action: Action,
+    model: Model,
+    assignee: str,
+    unit: str,
+    other: str = "",
+    actor: str = "citizen",
 ) -> dict[str, Any]:
     """A valid body for each action."""
     if action in (Action.INTAKE_INCOMPLETE, Action.REQUEST_SUPPLEMENT):
@@ -147,6 +154,8 @@ def body_for(
         return {"method": "desk"}
     if action in (Action.REQUEST_PAYMENT, Action.REQUEST_WITHDRAWAL):
         return {"reason": "Theo quy định"}
+    if action == Action.SUPPLY and actor != "citizen":
+        return {"note": "Đã bổ sung đủ giấy tờ", "override_reason": "Nhận bản giấy tại bộ phận"}
     if action in (Action.SUPPLY, Action.RESUBMIT):
         return {"note": "Đã bổ sung đủ giấy tờ"}
     return {}
@@ -187,7 +196,7 @@ def test_lifecycle_state_machine(app, world, frozen_clock, session):
             expected = m.expected(action, actor, stale)
             resp = client.post(
                 f"/api/v1/dossiers/{m.id}/{action.value.replace('_', '-')}",
-                json=body_for(action, m, assignee, unit, other),
+                json=body_for(action, m, assignee, unit, other, actor),
                 headers={**world[actor], "If-Match": m.stale_etags[-1] if stale else m.etag},
             )
             stats["steps"] += 1
