@@ -275,3 +275,22 @@ def test_the_repair_job_skips_and_reports_receipts_it_cannot_issue(
         report = issue_missing_documents(session, now=frozen_clock())
     assert report.startswith("issued 1 receipts, 9 failed")
     assert session.scalar(select(IssueFailure).where(IssueFailure.dossier_id == bad[0])) is None
+
+
+def test_every_procedure_text_printed_on_a_form_is_printable() -> None:
+    """Procedure names, document names and step names come from procedures/*.yaml, not from a
+    request; they are printed on the receipt and the control slip, so they follow the same rule
+    (data is validated like code)."""
+    from onestop.catalogue.filespec import load_folder
+    from onestop.core.glyphs import describe, first_unprintable
+    from tests.dossiers.helpers import PROCEDURES
+
+    bad = []
+    for definition in load_folder(PROCEDURES):
+        texts = [definition.name]
+        texts += [doc.name for group in definition.document_groups for doc in group.documents]
+        texts += [step.name for step in definition.processing_steps]
+        for text in texts:
+            if (ch := first_unprintable(text.replace("\n", " "))) is not None:
+                bad.append(f"{definition.code}: {describe(ch)}")
+    assert bad == []
