@@ -42,8 +42,8 @@ from onestop.documents.forms import (
 )
 from onestop.documents.models import IssuedDocument
 from onestop.dossiers import procedures
-from onestop.dossiers.attachments import EXTRA_SLOTS, DossierFile
-from onestop.dossiers.models import Dossier, DossierEvent, Handover
+from onestop.dossiers.attachments import EXTRA_SLOTS
+from onestop.dossiers.models import Dossier, DossierEvent, DossierFile, Handover
 from onestop.dossiers.services import duration_of, scope
 from onestop.dossiers.states import Action
 

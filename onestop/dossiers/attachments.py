@@ -27,7 +27,7 @@ from onestop.core import audit
 from onestop.core.access import Principal, Role
 from onestop.core.errors import Conflict, DomainError, NotFound, RuleViolation, TooManyRequests
 from onestop.dossiers import procedures
-from onestop.dossiers.models import (  # the file model lives with the other dossier rows
+from onestop.dossiers.models import (
     DISPLAY_NAME_MAX,
     EXTENSIONS,
     JPEG,

@@ -16,7 +16,8 @@ from onestop.core.errors import request_id
 from onestop.core.guards import body_limit
 from onestop.core.tx import unit_of_work
 from onestop.dossiers import attachments as svc
-from onestop.dossiers.attachments import DossierFile, Limits
+from onestop.dossiers.attachments import Limits
+from onestop.dossiers.models import EXTENSIONS, JPEG, PDF, PNG, DossierFile
 from onestop.dossiers.services import get_dossier
 from onestop.extensions import Blueprint, db
 from onestop.storage import BlobMissing, StorageError, storage_for
@@ -33,10 +34,10 @@ READ_CHUNK = 64 * 1024
 _DECLARED = {
     "": None,
     "application/octet-stream": None,
-    "application/pdf": svc.PDF,
-    "image/jpeg": svc.JPEG,
-    "image/jpg": svc.JPEG,
-    "image/png": svc.PNG,
+    "application/pdf": PDF,
+    "image/jpeg": JPEG,
+    "image/jpg": JPEG,
+    "image/png": PNG,
 }
 ROLE_LABELS = {"citizen": "Công dân", "clerk": "Cán bộ", "manager": "Lãnh đạo"}
 # Served documents are never rendered by the browser in our origin: downloaded, not sniffed,
@@ -249,9 +250,7 @@ def list_files(args: dict[str, Any], dossier_id: int) -> list[dict[str, Any]]:
     responses={
         "200": {
             "description": "The document, as an attachment",
-            "content": {
-                t: {"schema": {"type": "string", "format": "binary"}} for t in svc.EXTENSIONS
-            },
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in EXTENSIONS},
         }
     }
 )

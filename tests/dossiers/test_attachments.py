@@ -13,7 +13,7 @@ from reportlab.pdfgen import canvas
 from sqlalchemy import event, func, select
 
 from onestop.core.audit import AuditEvent
-from onestop.dossiers.attachments import DossierFile
+from onestop.dossiers.models import DossierFile
 from onestop.storage import BlobCorrupted, BlobMissing, LocalStorage, relative_path
 from tests.dossiers.helpers import act, ok, submit
 
