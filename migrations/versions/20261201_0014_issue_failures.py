@@ -1,15 +1,15 @@
 """Documents the repair job could not issue: reported and set aside instead of retried first.
 
-Revision ID: 0011_issue_failures
-Revises: 0010_citizen_upload_budget
+Revision ID: 0014_issue_failures
+Revises: 0013_queues
 Create Date: 2026-12-01
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_issue_failures"
-down_revision = "0010_citizen_upload_budget"
+revision = "0014_issue_failures"
+down_revision = "0013_queues"
 branch_labels = None
 depends_on = None
 
