@@ -233,6 +233,8 @@ STAFF_PLACES = {
     "apologize": {"holder"},
     "resolve": {"holder"},
     "return_result": {"desk"},
+    "reassign": {"holder"},
+    "release": {"holder"},
 }
 
 
