@@ -35,6 +35,9 @@ CHEAP_HASH = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 # The audit key of every server this test process starts (and of the data seeded for it), so
 # that a test can verify the audit chains the server wrote.
 AUDIT_KEYS = "t1:" + secrets.token_urlsafe(48)
+# Likewise one secret key: idempotency replies are sealed under a key derived from it, so a
+# server restarted after a crash must hold the same key to replay what the first one stored.
+SECRET_KEY = secrets.token_urlsafe(48)
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ def prepare_database(url: str, seed: Callable[[Flask], None] | None = None) -> N
     app = create_app(
         {
             "TESTING": True,
-            "SECRET_KEY": secrets.token_urlsafe(32),
+            "SECRET_KEY": SECRET_KEY,
             "AUDIT_KEYS": AUDIT_KEYS,
             "DATABASE_URL": url,
             "PASSWORD_HASH_PROFILE": CHEAP_HASH,
@@ -188,7 +191,7 @@ def start_server(
     full_env = {
         **os.environ,
         "ONESTOP_DATABASE_URL": url,
-        "ONESTOP_SECRET_KEY": secrets.token_urlsafe(48),
+        "ONESTOP_SECRET_KEY": SECRET_KEY,
         "ONESTOP_AUDIT_KEYS": AUDIT_KEYS,
         "ONESTOP_STORAGE_DIR": str(log_dir / "storage"),
         **(env or {}),
