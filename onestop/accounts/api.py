@@ -24,6 +24,7 @@ from onestop.accounts.schemas import (
 from onestop.core import ratelimit
 from onestop.core.access import Role, access, client_address, require_principal, set_authenticator
 from onestop.core.clock import now
+from onestop.core.db import end_read_transaction
 from onestop.core.errors import Unauthenticated
 from onestop.core.pagination import paginate
 from onestop.core.ratelimit import client_bucket
@@ -38,8 +39,9 @@ blp = Blueprint(
 def init_app(app: Any) -> None:
     def _authenticate(token: str):
         principal = services.authenticate(db.session, token, now=now())
-        # End the read transaction: a write unit of work must start fresh (SQLite snapshot).
-        db.session.rollback()
+        # A write unit of work must start fresh on SQLite (its read snapshot); on PostgreSQL the
+        # request goes on in this transaction.
+        end_read_transaction(db.session)
         return principal
 
     set_authenticator(app, _authenticate)

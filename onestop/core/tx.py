@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from onestop.core import events
-from onestop.core.db import begin_write
+from onestop.core.db import begin_write, end_read_transaction
 from onestop.core.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -19,9 +19,8 @@ def unit_of_work() -> Iterator[None]:
     """Commit if the block succeeds, roll back if it raises; then run the after-commit handlers
     of the events emitted inside (never on rollback)."""
     session = db.session
-    if session.in_transaction():
-        # Reads done before (authentication) must not hold a SQLite read snapshot into a write.
-        session.rollback()
+    # Reads done before (authentication) must not hold a SQLite read snapshot into a write.
+    end_read_transaction(session)
     events.discard_pending(session)  # work queued outside any unit of work never committed
     begin_write(session)
     try:
