@@ -438,24 +438,28 @@ def authenticate(session: Session, token: str, *, now: datetime) -> Principal | 
     """The principal a bearer token stands for, or None if unknown, expired or revoked."""
     if len(token) > 200:
         return None
-    row = session.execute(
-        select(ApiToken.id, User)
+    # One query for the token, its user and the user's memberships (one row per membership),
+    # run on every authenticated request: no separate load of the memberships, and not the
+    # whole user row (its password hash is not needed here).
+    rows = session.execute(
+        select(ApiToken.id, User.id, User.username, User.role, Membership.agency_id)
         .join(User, User.id == ApiToken.user_id)
+        .outerjoin(Membership, Membership.user_id == User.id)
         .where(
             ApiToken.token_hash == token_digest(token),
             ApiToken.revoked_at.is_(None),
             ApiToken.expires_at > now,
             User.is_active.is_(True),
         )
-    ).first()
-    if row is None:
+    ).all()
+    if not rows:
         return None
-    token_id, user = row
-    agency_ids = subtree_ids(session, [m.agency_id for m in user.memberships])
+    token_id, user_id, username, role, _ = rows[0]
+    memberships = [row.agency_id for row in rows if row.agency_id is not None]
     return Principal(
-        user_id=user.id,
-        username=user.username,
-        role=Role(user.role),
-        agency_ids=agency_ids,
+        user_id=user_id,
+        username=username,
+        role=Role(role),
+        agency_ids=subtree_ids(session, memberships),
         token_id=token_id,
     )
