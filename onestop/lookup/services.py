@@ -17,10 +17,11 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session
 
 from onestop.agencies.models import Agency
+from onestop.catalogue.models import ProcedureVersion
 from onestop.core.errors import NotFound
 from onestop.dossiers import clock, procedures
 from onestop.dossiers.models import Dossier
@@ -74,13 +75,14 @@ def by_token(session: Session, token: str, *, now: datetime) -> PublicStatus:
     token = token.strip()
     if not token or len(token) > MAX_TOKEN_LENGTH:
         raise not_found()
-    d = session.scalar(select(Dossier).where(Dossier.lookup_token == token))
+    row = session.execute(_with_names(Dossier.lookup_token == token)).first()
+    d = row[0] if row is not None else None
     # The equality above is the database's; the comparison that decides is constant-time.
     if d is None or not hmac.compare_digest(d.lookup_token.encode(), token.encode()):
         raise not_found()
     if d.code is None:
         raise not_found()
-    return status_of(session, d, now=now)
+    return status_of(session, d, now=now, names=(row[1], row[2]))
 
 
 def by_code(session: Session, code: str, check: str, *, now: datetime) -> PublicStatus:
@@ -89,30 +91,50 @@ def by_code(session: Session, code: str, check: str, *, now: datetime) -> Public
     check = check.strip().upper()
     if not code or len(code) > MAX_CODE_LENGTH or len(check) > MAX_CHECK_LENGTH:
         raise not_found()
-    d = session.scalar(select(Dossier).where(Dossier.code == code))
+    row = session.execute(_with_names(Dossier.code == code)).first()
+    d = row[0] if row is not None else None
     expected = d.check_code if d is not None else _DUMMY_CHECK
     matches = hmac.compare_digest(expected.encode(), check.encode())
-    if d is None or not matches:
+    if row is None or d is None or not matches:
         raise not_found()
-    return status_of(session, d, now=now)
+    return status_of(session, d, now=now, names=(row[1], row[2]))
 
 
-def status_of(session: Session, d: Dossier, *, now: datetime) -> PublicStatus:
-    """The public view of ``d``; nothing in it names or identifies the applicant."""
+def _with_names(where: ColumnElement[bool]) -> Select[tuple[Dossier, str, str]]:
+    """The dossier matching ``where`` with its agency's and procedure's names, in one query
+    (a public lookup is the most frequent request; each extra query is a round trip)."""
+    return (
+        select(Dossier, Agency.name, ProcedureVersion.name)
+        .join(Agency, Agency.id == Dossier.agency_id)
+        .join(ProcedureVersion, ProcedureVersion.id == Dossier.procedure_version_id)
+        .where(where)
+    )
+
+
+def status_of(
+    session: Session, d: Dossier, *, now: datetime, names: tuple[str, str] | None = None
+) -> PublicStatus:
+    """The public view of ``d``; nothing in it names or identifies the applicant. ``names``:
+    the agency's and the procedure's, when the caller already read them with the dossier."""
     if d.code is None:
         raise ValueError("a dossier not yet received has no public status")
     cal = clock.calendar_by_key(session, d.calendar_key)[1] if d.calendar_key else None
     v = clock.verdict(d, cal, at=now)
     state = State(d.state)
-    agency_name = session.scalar(select(Agency.name).where(Agency.id == d.agency_id))
+    if names is None:
+        names = (
+            session.scalar(select(Agency.name).where(Agency.id == d.agency_id)) or "",
+            procedures.name_of(session, d.procedure_version_id),
+        )
+    agency_name, procedure_name = names
     return PublicStatus(
         code=d.code,
         state=state.value,
         state_code=state.code,
         state_label=state.label,
         procedure_code=d.procedure_code,
-        procedure_name=procedures.name_of(session, d.procedure_version_id),
-        agency_name=agency_name or "",
+        procedure_name=procedure_name,
+        agency_name=agency_name,
         received_at=d.received_at,
         promised_due_at=d.promised_due_at,
         legal_due_at=d.legal_due_at,
