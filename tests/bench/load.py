@@ -62,7 +62,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 from onestop.core.db import make_engine  # noqa: E402
 from onestop.dossiers.models import Dossier  # noqa: E402
 from tests.dbutil import backend, fresh_database  # noqa: E402
-from tests.servers import add_users, free_port, prepare_database  # noqa: E402
+from tests.servers import AUDIT_KEYS, add_users, free_port, prepare_database  # noqa: E402
 
 PASSWORD = "Mật-khẩu-tải-thử-2026"  # a throw-away database's accounts
 MARRIAGE_STATUS = "1.004873"  # Cấp Giấy xác nhận tình trạng hôn nhân: commune level, online
@@ -612,7 +612,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1, help="1: sync workers; >1: gthread")
     parser.add_argument("--processes", type=int, default=4, help="client processes")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0", help="'' for none")
-    parser.add_argument("--seed-dossiers", type=int, default=24)
+    parser.add_argument("--seed-dossiers", type=int, default=12)
     parser.add_argument("--skip", default="", help="phases to skip, e.g. ceilings,alone")
     args = parser.parse_args()
     clients = [int(c) for c in args.clients.split(",")]
@@ -630,7 +630,7 @@ def main() -> int:
         env = {
             "ONESTOP_DATABASE_URL": url,
             "ONESTOP_SECRET_KEY": secrets.token_urlsafe(48),
-            "ONESTOP_AUDIT_KEYS": f"l1:{secrets.token_urlsafe(48)}",
+            "ONESTOP_AUDIT_KEYS": AUDIT_KEYS,  # the key the seeded data was signed with
             "ONESTOP_STORAGE_DIR": str(Path(tmp) / "storage"),
             "ONESTOP_REDIS_URL": args.redis,
             "ONESTOP_RATE_LIMIT_KEY_PREFIX": f"onestop-load:{uuid.uuid4().hex}:",
