@@ -149,12 +149,12 @@ def start_gunicorn(app: str, env: dict[str, str], args: list[str], log_dir: Path
             start_new_session=True,
         )
     server = Gunicorn(process, port, log_path)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 240  # workers import the app (and WeasyPrint) on a busy box
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn {app} exited:\n{log_path.read_text(errors='replace')}")
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", "/")
             conn.getresponse().read()
             conn.close()
