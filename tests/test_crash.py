@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from onestop.core import audit
+from onestop.core import audit, idempotency
 from onestop.core.audit import AuditEvent
 from onestop.core.db import make_engine
 from onestop.core.idempotency import IdempotencyRecord
@@ -37,6 +38,7 @@ from tests.dbutil import backend, fresh_database
 from tests.servers import (
     AUDIT_KEYS,
     MANY_CITIZENS_ENV,
+    SECRET_KEY,
     Reply,
     Server,
     add_users,
@@ -181,15 +183,34 @@ class Burst:
                     self.receptions[dossier_id] = reply.json["code"]
 
 
+def submission_records(
+    rows: list[IdempotencyRecord], attempts: list[Attempt]
+) -> dict[str, tuple[IdempotencyRecord, bytes]]:
+    """The idempotency record of each attempt's key, with its reply opened.
+
+    Keys are stored as an HMAC and replies sealed under SECRET_KEY (docs/operations.md), so
+    the records are matched and read with the key every test server shares.
+    """
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = SECRET_KEY
+    found: dict[str, tuple[IdempotencyRecord, bytes]] = {}
+    with app.app_context():
+        wanted = {a.key for a in attempts}
+        for r in rows:
+            for key in wanted:
+                if idempotency._key_digest(r.principal, key) == r.key:
+                    found[key] = (r, idempotency._open(r.body, r.principal, key))
+                    break
+    return found
+
+
 def check_database(url: str, attempts: list[Attempt], receptions: dict[int, str]) -> dict:
     """Everything the database must show after the crash and the retries; returns figures."""
     engine = make_engine(url)
     try:
         with Session(engine) as s:
             dossiers = {d.id: d for d in s.scalars(select(Dossier))}
-            records = s.scalars(
-                select(IdempotencyRecord).where(IdempotencyRecord.key.like("crash-%"))
-            ).all()
+            records = submission_records(s.scalars(select(IdempotencyRecord)).all(), attempts)
             events = defaultdict(list)
             for ev in s.scalars(select(DossierEvent).order_by(DossierEvent.seq)):
                 events[ev.dossier_id].append(ev)
@@ -223,9 +244,9 @@ def check_database(url: str, attempts: list[Attempt], receptions: dict[int, str]
     assert not lost_receptions, f"acknowledged receptions lost: {lost_receptions}"
 
     # 0 duplicates: one idempotency record per key, one dossier per record, no other dossier.
-    keys = Counter((r.principal, r.key) for r in records)
+    keys = Counter((r.principal, r.key) for r, _ in records.values())
     assert len(keys) == len(records) == len(attempts), (len(keys), len(records), len(attempts))
-    record_ids = [json.loads(r.body)["id"] for r in records]
+    record_ids = [json.loads(body)["id"] for _, body in records.values()]
     assert len(set(record_ids)) == len(record_ids)
     assert set(record_ids) == set(dossiers) and n_dossiers == len(attempts)
 

@@ -55,6 +55,13 @@ KNOWN: set[tuple[str, str, str | None]] = {
     ("POST /api/v1/accounts", "ST202", "account.weak_password"),
     # A person needs a valid CCCD, an organisation a tax code (schema-level rule, no oneOf).
     ("POST /api/v1/dossiers", "ST202", "request.invalid"),
+    # A page cursor is opaque: one the server did not issue for this view and sort is refused.
+    ("GET /api/v1/queues/{view}", "ST202", "queue.bad_cursor"),
+    # `/queues/{view}` (GET) also matches `take-next` and `reassign`, so OPTIONS lists GET there.
+    ("POST /api/v1/queues/reassign", "ST205", None),
+    ("POST /api/v1/queues/take-next", "ST205", None),
+    # The week's days are the keys of `weekly`; the schema does not restrict the keys.
+    ("PUT /api/v1/calendar/agencies/{code}/working-hours", "ST202", "request.invalid"),
 }
 CASES_PER_OPERATION = int(os.environ.get("ONESTOP_FUZZ_COVERAGE_CASES", "16")) or None
 CHECKS = REGISTERED_CHECKS.get_all()

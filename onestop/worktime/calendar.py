@@ -402,7 +402,11 @@ class Calendar:
         """``at`` itself in working time; otherwise the start of the next working period."""
         ts = self._ts(at)
         i = self._effective(ts)
-        return self._dt(max(ts, self._p_start[i]))
+        if ts >= self._p_start[i]:
+            # The instant itself, to the microsecond: the tables count whole seconds, and a
+            # clock that started before the reception it counts from would be wrong.
+            return at.astimezone(self.tz)
+        return self._dt(self._p_start[i])
 
     def next_working_start(self, at: datetime) -> datetime:
         """The start of the first working period that begins at or after ``at``."""

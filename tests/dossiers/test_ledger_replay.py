@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from onestop.dossiers import ledger
-from tests.dossiers.helpers import act, ok, submit
+from tests.dossiers.helpers import act, ok, submit, supply
 
 
 def vn(y, m, d, hh, mm=0):
@@ -33,7 +33,7 @@ def test_dossiers_moved_through_the_api_replay_to_their_columns(world, frozen_cl
     frozen_clock.set(vn(2026, 3, 6, 10))
     ok(act(c, world["clerk_a2"], a, "request_supplement", {"missing": ["Ảnh chân dung"]}))
     frozen_clock.set(vn(2026, 3, 10, 15))
-    ok(act(c, world["citizen"], a, "supply"))
+    ok(supply(c, world["citizen"], a))
     frozen_clock.set(vn(2026, 3, 11, 9))
     due = ok(c.get(f"/api/v1/dossiers/{a}", headers=world["clerk_a"]))["legal_due_at"]
     new_due = (datetime.fromisoformat(due) + timedelta(days=5)).isoformat()

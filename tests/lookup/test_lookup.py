@@ -70,6 +70,8 @@ def test_lookup_follows_the_dossier_to_its_result(client, world, received, froze
     c, clerk = world.client, world["clerk_a"]
     frozen_clock.advance(hours=1)
     ok(act(c, clerk, received.id, "forward", {"to_unit": "000.31.01.H56"}))
+    # The unit the dossier was handed to accepts it before acting on it (docs/dossiers.md).
+    ok(act(c, clerk, received.id, "accept_handover"))
     frozen_clock.advance(hours=1)
     ok(act(c, clerk, received.id, "resolve", {"result": "Đã cấp giấy xác nhận"}))
     resolved = ok(client.get(f"/api/v1/lookup/by-token/{received.token}"))
